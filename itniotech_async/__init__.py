@@ -1,0 +1,57 @@
+"""An asyncio- and trio-native SDK for the ITNIO Tech voice call-record API.
+
+::
+
+    import itniotech_async as itnio
+
+    async with itnio.ItnioClient(api_key, api_secret) as client:
+        record = await client.voice.record_sip("2203031113381000002")
+"""
+
+from __future__ import annotations
+
+from ._auth import ItnioAuth
+from ._client import ItnioClient
+from ._errors import (
+    ApiError,
+    AuthenticationError,
+    HttpStatusError,
+    InvalidArgumentError,
+    IpRestrictedError,
+    ItnioError,
+    PaginationError,
+    ParameterError,
+    ResponseDecodeError,
+    ResponseValidationError,
+    ServerError,
+    TimeRangeError,
+    TimestampExpiredError,
+    TransportError,
+)
+from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "CallRecord",
+    "GroupCallRecord",
+    "HttpStatusError",
+    "InvalidArgumentError",
+    "IpRestrictedError",
+    "ItnioAuth",
+    "ItnioClient",
+    "ItnioError",
+    "Page",
+    "PaginationError",
+    "ParameterError",
+    "ResponseDecodeError",
+    "ResponseValidationError",
+    "ServerError",
+    "SipCallRecord",
+    "TimeRangeError",
+    "TimestampExpiredError",
+    "TransportError",
+    "__version__",
+]

@@ -1,0 +1,310 @@
+"""ItnioClient: owns the HTTP client, the concurrency cap, retries and error mapping."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+
+from ._auth import ItnioAuth, ServerClock
+from ._errors import (
+    HttpStatusError,
+    InvalidArgumentError,
+    ItnioError,
+    ResponseDecodeError,
+    ServerError,
+    TransportError,
+    api_error,
+)
+from ._voice import VoiceResource
+
+__all__ = ["DEFAULT_BASE_URL", "ItnioClient"]
+
+logger = logging.getLogger("itniotech_async")
+
+DEFAULT_BASE_URL = "https://api.itniotech.com"
+_CONTENT_TYPE = "application/json;charset=UTF-8"
+_USER_AGENT = "itniotech-async"
+# A Retry-After longer than this is not waited out: the error is raised.
+_MAX_RETRY_AFTER = 60.0
+_MAX_BACKOFF = 30.0
+
+
+class _Retry(Exception):
+    """Internal: an attempt failed in a way that may be retried."""
+
+    def __init__(self, error: ItnioError, retry_after: float | None = None) -> None:
+        self.error = error
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _loads(content: bytes) -> Any:
+    return json.loads(content)
+
+
+class ItnioClient:
+    """An async client for the ITNIO Tech voice record API.
+
+    Credentials default to the ``ITNIO_API_KEY`` and ``ITNIO_API_SECRET``
+    environment variables and the base URL to ``ITNIO_BASE_URL``, else
+    ``https://api.itniotech.com``. Use it as an async context manager, or call
+    :meth:`aclose` when done::
+
+        async with itnio.ItnioClient() as client:
+            record = await client.voice.record_sip("2203031113381000002")
+
+    ``max_concurrency`` caps the requests in flight across the whole client,
+    streams included. Transport errors, HTTP 429 and 5xx and status ``-18``
+    are retried up to ``max_retries`` times with exponential backoff and
+    jitter (starting at ``retry_backoff`` seconds), honouring ``Retry-After``.
+
+    An ``http_client`` passed in is used as it is and never closed by this
+    client; its ``base_url`` and ``auth`` are not used.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 3,
+        max_concurrency: int = 8,
+        http_client: httpx.AsyncClient | None = None,
+        retry_backoff: float = 0.5,
+    ) -> None:
+        api_key = api_key if api_key is not None else os.environ.get("ITNIO_API_KEY")
+        api_secret = api_secret if api_secret is not None else os.environ.get("ITNIO_API_SECRET")
+        if not api_key or not isinstance(api_key, str):
+            raise InvalidArgumentError(
+                "missing API key: pass api_key or set the ITNIO_API_KEY environment variable"
+            )
+        if not api_secret or not isinstance(api_secret, str):
+            raise InvalidArgumentError(
+                "missing API secret: pass api_secret or set the ITNIO_API_SECRET "
+                "environment variable"
+            )
+        base_url = base_url or os.environ.get("ITNIO_BASE_URL") or DEFAULT_BASE_URL
+        try:
+            url = httpx.URL(base_url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise InvalidArgumentError(f"invalid base_url {base_url!r}") from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidArgumentError(f"base_url must be an http(s) URL, got {base_url!r}")
+        _check_int("max_retries", max_retries, 0)
+        _check_int("max_concurrency", max_concurrency, 1)
+        if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
+            raise InvalidArgumentError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise InvalidArgumentError("http_client must be an httpx.AsyncClient")
+
+        self._api_key = api_key
+        self._base_url = str(url).rstrip("/")
+        self.max_retries = max_retries
+        self.max_concurrency = max_concurrency
+        self._retry_backoff = float(retry_backoff)
+        self._auth = ItnioAuth(api_key, api_secret, ServerClock())
+        self._owns_http = http_client is None
+        self._http = http_client if http_client is not None else self._make_http(timeout)
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._task_group: TaskGroup | None = None
+        self._closed = False
+        self.voice = VoiceResource(self)
+
+    def _make_http(self, timeout: float | httpx.Timeout) -> httpx.AsyncClient:
+        limits = httpx.Limits(
+            max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+        )
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
+
+    def __repr__(self) -> str:
+        key = self._api_key[:4] + "..." if len(self._api_key) > 4 else "***"
+        return f"<ItnioClient base_url={self._base_url!r} api_key={key!r}>"
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._base_url
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to the local clock when signing, learned from the server."""
+        return self._auth.clock.offset
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> ItnioClient:
+        if self._closed:
+            raise ItnioError("this client is closed")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group, self._task_group = self._task_group, None
+        try:
+            if task_group is not None:
+                # Streams still running in the client's scope stop here.
+                task_group.cancel_scope.cancel()
+                await task_group.__aexit__(None, None, None)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client this client made (never one passed in)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http:
+            await self._http.aclose()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    # -- requests ------------------------------------------------------------
+
+    def _get_limiter(self) -> anyio.CapacityLimiter:
+        # Made on first use: anyio primitives need a running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
+        return self._limiter
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Send one signed request with retries; return the envelope's ``data``.
+
+        ``path`` is relative to the base URL, such as ``/voice/recordSipQuery``.
+        """
+        if self._closed:
+            raise ItnioError("this client is closed")
+        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        request = self._http.build_request(
+            method,
+            self._base_url + path,
+            content=content,
+            headers={"Content-Type": _CONTENT_TYPE, "User-Agent": _USER_AGENT},
+        )
+        limiter = self._get_limiter()
+        attempt = 0
+        while True:
+            try:
+                async with limiter:
+                    return await self._attempt(request, method, path, attempt)
+            except _Retry as retry:
+                if attempt >= self.max_retries:
+                    raise retry.error from retry.error.__cause__
+                delay = self._backoff(attempt, retry.retry_after)
+                if delay is None:
+                    raise retry.error from retry.error.__cause__
+                attempt += 1
+                logger.info(
+                    "%s %s failed (%s); retry %d/%d in %.2f s",
+                    method,
+                    path,
+                    retry.error,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
+                await anyio.sleep(delay)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float | None:
+        if retry_after is not None:
+            return retry_after if retry_after <= _MAX_RETRY_AFTER else None
+        cap: float = min(_MAX_BACKOFF, self._retry_backoff * (2**attempt))
+        # "Equal jitter": half the cap, plus a random share of the other half.
+        return cap / 2 + random.uniform(0, cap / 2)
+
+    async def _attempt(self, request: httpx.Request, method: str, path: str, attempt: int) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await self._http.send(request, auth=self._auth)
+        except httpx.TimeoutException as exc:
+            raise _Retry(_chain(TransportError(f"{method} {path} timed out"), exc)) from None
+        except httpx.TransportError as exc:
+            failed = TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}")
+            raise _Retry(_chain(failed, exc)) from None
+        except httpx.HTTPError as exc:
+            raise _chain(
+                ResponseDecodeError(f"{method} {path}: unreadable response: {exc}"), exc
+            ) from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> HTTP %d in %.3f s (attempt %d)",
+                method,
+                path,
+                response.status_code,
+                time.perf_counter() - started,
+                attempt + 1,
+            )
+        status_code = response.status_code
+        if status_code != 200:
+            error = HttpStatusError(
+                status_code, f"{method} {path}: HTTP {status_code} {response.reason_phrase}"
+            )
+            if status_code == 429 or status_code >= 500:
+                raise _Retry(error, _retry_after(response))
+            raise error
+        try:
+            envelope = _loads(response.content)
+        except ValueError as exc:
+            raise ResponseDecodeError(f"{method} {path}: the body is not JSON") from exc
+        if not isinstance(envelope, dict) or "status" not in envelope:
+            raise ResponseDecodeError(f"{method} {path}: the body is not an ITNIO envelope")
+        status = str(envelope["status"])
+        if status == "0":
+            return envelope.get("data")
+        reason = str(envelope.get("reason") or "")
+        api_failure = api_error(status, reason)
+        if isinstance(api_failure, ServerError):
+            raise _Retry(api_failure)
+        raise api_failure
+
+    def _spawn(self, func: Callable[[], Any]) -> bool:
+        """Start ``func`` in the client's own task group, if it has one open."""
+        if self._task_group is None:
+            return False
+        self._task_group.start_soon(func)
+        return True
+
+
+def _chain(error: ItnioError, cause: BaseException) -> ItnioError:
+    error.__cause__ = cause
+    return error
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -1,0 +1,152 @@
+"""The one cattrs :class:`~cattrs.Converter` that turns API JSON into records.
+
+The structuring function of each record class is generated once, when this
+module is imported, with the API's camelCase keys renamed to our snake_case
+fields, extra keys ignored (a new vendor field never breaks a user) and no
+detailed validation on the hot path: one small hook per field type does the
+parsing, and the client wraps any failure in
+:class:`~itniotech_async.ResponseValidationError`.
+
+The same converter unstructures records to JSON-ready dicts (times as ISO 8601
+with their offset, money as decimal strings), which the command line uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+
+__all__ = ["converter", "structure_page", "structure_record", "unstructure_record"]
+
+R = TypeVar("R", bound=CallRecord)
+
+
+def _opt_str(value: object, _: object = None) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+def _opt_int(value: object, _: object = None) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _opt_decimal(value: object, _: object = None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a decimal string, got {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"expected a finite decimal, got {value!r}")
+        return result
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, float):
+        # A JSON number: keep the shortest text that round-trips, never the float.
+        return Decimal(repr(value))
+    raise ValueError(f"expected a decimal string, got {type(value).__name__}")
+
+
+def _opt_datetime(value: object, _: object = None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat lacks "Z"
+            text = text[:-1] + "+00:00"
+        return datetime.fromisoformat(text)
+    raise ValueError(f"expected an ISO 8601 time, got {type(value).__name__}")
+
+
+_FIELD_HOOKS: dict[object, Callable[[Any, Any], Any]] = {
+    str | None: _opt_str,
+    int | None: _opt_int,
+    Decimal | None: _opt_decimal,
+    datetime | None: _opt_datetime,
+}
+
+_FIRST_CAP = re.compile(r"_([a-z])")
+
+
+def _camel(name: str) -> str:
+    return _FIRST_CAP.sub(lambda m: m.group(1).upper(), name)
+
+
+def _is_type(expected: object) -> Callable[[Any], bool]:
+    return lambda tp: bool(tp == expected)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
+    for tp, hook in _FIELD_HOOKS.items():
+        conv.register_structure_hook_func(_is_type(tp), hook)
+    conv.register_unstructure_hook(datetime, datetime.isoformat)
+    conv.register_unstructure_hook(Decimal, str)
+    for cls in (GroupCallRecord, SipCallRecord):
+        attrs.resolve_types(cls)
+        renames: dict[str, Any] = {
+            f.name: override(rename=_camel(f.name)) for f in attrs.fields(cls)
+        }
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))
+    return conv
+
+
+converter = _make_converter()
+
+
+def structure_record(data: Any, cls: type[R]) -> R:
+    """Turn one record object of the API into ``cls``."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a record object, got {type(data).__name__}")
+    return converter.structure(data, cls)
+
+
+def structure_page(data: Any, cls: type[R]) -> Page[R]:
+    """Turn the ``data`` of a query answer into a :class:`Page` of ``cls``."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a page object, got {type(data).__name__}")
+    raw = data.get("records") or ()
+    if not isinstance(raw, (list, tuple)):
+        raise ValueError(f"expected a list of records, got {type(raw).__name__}")
+    structure = converter.get_structure_hook(cls)
+    for item in raw:
+        if not isinstance(item, Mapping):
+            raise ValueError(f"expected a record object, got {type(item).__name__}")
+    records = tuple(structure(item, cls) for item in raw)
+    return Page(
+        records=records,
+        total=_opt_int(data.get("total")) or 0,
+        pages=_opt_int(data.get("pages")) or 0,
+        current=_opt_int(data.get("current")) or 0,
+        size=_opt_int(data.get("size")) or 0,
+    )
+
+
+def unstructure_record(record: CallRecord) -> dict[str, Any]:
+    """Return a record as a JSON-ready dict: snake_case keys, ISO times, decimal strings."""
+    result: dict[str, Any] = converter.unstructure(record)
+    return result

@@ -1,0 +1,232 @@
+"""The voice resource: the four record endpoints and their argument checks.
+
+Every argument is checked before anything is sent; a bad one raises
+:class:`~itniotech_async.InvalidArgumentError` (a ``ValueError``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import quote
+
+import attrs
+
+from ._converter import structure_page, structure_record
+from ._errors import InvalidArgumentError, ItnioError, ResponseValidationError
+from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+
+if TYPE_CHECKING:
+    from ._client import ItnioClient
+
+__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW", "Endpoint", "VoiceResource"]
+
+R = TypeVar("R", bound=CallRecord)
+T = TypeVar("T")
+
+#: The longest window one query may span.
+MAX_WINDOW = timedelta(days=31)
+#: The largest page the service serves.
+MAX_PAGE_SIZE = 100
+
+# Characters that would change the request path if put in it raw or decoded.
+_PATH_BREAKERS = frozenset("/\\?#%")
+
+
+@attrs.frozen
+class Endpoint(Generic[R]):
+    """One kind of record: where to fetch one, where to query pages, what type."""
+
+    name: str
+    record_path: str
+    query_path: str
+    record_type: type[R]
+
+
+GROUP: Endpoint[GroupCallRecord] = Endpoint(
+    "group", "/voice/recordGroup/", "/voice/recordGroupQuery", GroupCallRecord
+)
+SIP: Endpoint[SipCallRecord] = Endpoint(
+    "sip", "/voice/recordSip/", "/voice/recordSipQuery", SipCallRecord
+)
+
+
+def check_voice_id(voice_id: object) -> str:
+    """Return ``voice_id`` quoted for the path, or raise if it is unusable."""
+    if not isinstance(voice_id, str):
+        raise InvalidArgumentError(f"voice_id must be a str, got {type(voice_id).__name__}")
+    if not voice_id:
+        raise InvalidArgumentError("voice_id must not be empty")
+    if voice_id in (".", "..") or any(
+        c in _PATH_BREAKERS or c.isspace() or not c.isprintable() for c in voice_id
+    ):
+        raise InvalidArgumentError(
+            f"voice_id {voice_id!r} contains characters that would change the request path"
+        )
+    return quote(voice_id, safe="")
+
+
+def check_time(name: str, value: object) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime, else raise."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(
+            f"{name} must be a timezone-aware datetime, got {type(value).__name__}"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            f"{name} must be timezone-aware (a naive datetime's zone is ambiguous): {value!r}"
+        )
+    return value
+
+
+def check_range(start: object, end: object) -> tuple[datetime, datetime]:
+    """Check that ``start`` and ``end`` are aware datetimes with ``start <= end``."""
+    start, end = check_time("start", start), check_time("end", end)
+    if end < start:
+        raise InvalidArgumentError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
+    return start, end
+
+
+def check_int(name: str, value: object, low: int, high: float = math.inf) -> int:
+    """Return ``value`` if it is an ``int`` in ``[low, high]``, else raise."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        bounds = f"in {low}..{int(high)}" if high != math.inf else f">= {low}"
+        raise InvalidArgumentError(f"{name} must be an integer {bounds}, got {value!r}")
+    return value
+
+
+def check_filter(name: str, value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str or None, got {type(value).__name__}")
+    return value
+
+
+def wire_time(value: datetime, *, ceil: bool) -> str:
+    """ISO 8601 with the offset, in whole seconds.
+
+    The service stamps records in whole seconds, so rounding ``start`` up and
+    ``end`` down keeps exactly the records inside ``[start, end]``.
+    """
+    if value.microsecond:
+        value = value.replace(microsecond=0)
+        if ceil:
+            value += timedelta(seconds=1)
+    return value.isoformat(timespec="seconds")
+
+
+def query_body(
+    start: datetime, end: datetime, page: int, size: int, filters: Mapping[str, str]
+) -> dict[str, Any]:
+    params = {"strTime": wire_time(start, ceil=True), "endTime": wire_time(end, ceil=False)}
+    params.update(filters)
+    return {"current": page, "size": size, "params": params}
+
+
+def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
+    return {
+        "sipGroupName": check_filter("sip_group_name", sip_group_name),
+        "phoneName": check_filter("phone_name", phone_name),
+    }
+
+
+class VoiceResource:
+    """The voice record endpoints, reached as ``client.voice``."""
+
+    def __init__(self, client: ItnioClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<VoiceResource of {self._client!r}>"
+
+    async def record_group(self, voice_id: str) -> GroupCallRecord | None:
+        """Fetch one voice-message record; ``None`` when there is none with that id."""
+        return await self._record(GROUP, voice_id)
+
+    async def record_sip(self, voice_id: str) -> SipCallRecord | None:
+        """Fetch one phone (SIP) call record; ``None`` when there is none with that id.
+
+        The service keeps phone records for about two months.
+        """
+        return await self._record(SIP, voice_id)
+
+    async def record_group_query(
+        self, start: datetime, end: datetime, *, page: int = 1, size: int = MAX_PAGE_SIZE
+    ) -> Page[GroupCallRecord]:
+        """Fetch one page of voice-message records in ``[start, end]`` (at most 31 days)."""
+        return await self._query_one(GROUP, start, end, page, size, {})
+
+    async def record_sip_query(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        page: int = 1,
+        size: int = MAX_PAGE_SIZE,
+        sip_group_name: str | None = None,
+        phone_name: str | None = None,
+    ) -> Page[SipCallRecord]:
+        """Fetch one page of phone call records in ``[start, end]`` (at most 31 days).
+
+        ``sip_group_name`` and ``phone_name`` are exact-match filters.
+        """
+        filters = sip_filters(sip_group_name, phone_name)
+        return await self._query_one(SIP, start, end, page, size, filters)
+
+    async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
+        path = endpoint.record_path + check_voice_id(voice_id)
+        data = await self._client.request("GET", path)
+        if data is None:
+            return None
+        return _structure(structure_record, data, endpoint.record_type, "GET", path)
+
+    async def _query_one(
+        self,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        page: int,
+        size: int,
+        filters: Mapping[str, str],
+    ) -> Page[R]:
+        start, end = check_range(start, end)
+        if end - start > MAX_WINDOW:
+            raise InvalidArgumentError(
+                f"a one-page query spans at most 31 days, got {end - start}; "
+                "use iter_*_records for longer ranges"
+            )
+        check_int("page", page, 1)
+        check_int("size", size, 1, MAX_PAGE_SIZE)
+        return await self.fetch_page(endpoint, start, end, page, size, filters)
+
+    async def fetch_page(
+        self,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        page: int,
+        size: int,
+        filters: Mapping[str, str],
+    ) -> Page[R]:
+        """Fetch one page with arguments already checked (used by the streams too)."""
+        body = query_body(start, end, page, size, filters)
+        data = await self._client.request("POST", endpoint.query_path, body)
+        if data is None:
+            return Page(records=(), total=0, pages=0, current=page, size=size)
+        return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
+
+
+def _structure(
+    func: Callable[[Any, type[R]], T], data: Any, cls: type[R], method: str, path: str
+) -> T:
+    try:
+        return func(data, cls)
+    except ItnioError:
+        raise
+    except Exception as exc:
+        raise ResponseValidationError(
+            f"{method} {path}: the answer does not fit {cls.__name__}: {exc}"
+        ) from exc
