@@ -8,8 +8,6 @@
         record = await client.voice.record_sip("2203031113381000002")
 """
 
-from __future__ import annotations
-
 from ._auth import ItnioAuth
 from ._client import ItnioClient
 from ._errors import (
@@ -29,6 +27,7 @@ from ._errors import (
     TransportError,
 )
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+from ._pagination import PageStream, RecordStream
 
 __version__ = "0.1.0"
 
@@ -44,8 +43,10 @@ __all__ = [
     "ItnioClient",
     "ItnioError",
     "Page",
+    "PageStream",
     "PaginationError",
     "ParameterError",
+    "RecordStream",
     "ResponseDecodeError",
     "ResponseValidationError",
     "ServerError",

@@ -20,6 +20,7 @@ from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 
 if TYPE_CHECKING:
     from ._client import ItnioClient
+    from ._pagination import RecordStream
 
 __all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW", "Endpoint", "VoiceResource"]
 
@@ -175,6 +176,72 @@ class VoiceResource:
         """
         filters = sip_filters(sip_group_name, phone_name)
         return await self._query_one(SIP, start, end, page, size, filters)
+
+    def iter_sip_records(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        sip_group_name: str | None = None,
+        phone_name: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        concurrency: int | None = None,
+        limit: int | None = None,
+        ordered: bool = True,
+    ) -> RecordStream[SipCallRecord]:
+        """Stream every phone call record in ``[start, end]``, each exactly once.
+
+        Any range length works: it is split into windows of at most 31 days,
+        whose pages are fetched up to ``concurrency`` at a time (default: the
+        client's ``max_concurrency``). ``limit`` caps the records yielded and
+        the pages requested. With ``ordered=False`` pages are yielded as they
+        arrive rather than in the server's page order. See
+        :class:`~itniotech_async.RecordStream` for the two ways to iterate.
+        """
+        filters = sip_filters(sip_group_name, phone_name)
+        return self._stream(SIP, start, end, filters, page_size, concurrency, limit, ordered)
+
+    def iter_group_records(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        concurrency: int | None = None,
+        limit: int | None = None,
+        ordered: bool = True,
+    ) -> RecordStream[GroupCallRecord]:
+        """Stream every voice-message record in ``[start, end]``, each exactly once.
+
+        The arguments work as in :meth:`iter_sip_records`.
+        """
+        return self._stream(GROUP, start, end, {}, page_size, concurrency, limit, ordered)
+
+    def _stream(
+        self,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        filters: Mapping[str, str],
+        page_size: int,
+        concurrency: int | None,
+        limit: int | None,
+        ordered: bool,
+    ) -> RecordStream[R]:
+        from ._pagination import RecordStream
+
+        start, end = check_range(start, end)
+        check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
+        if concurrency is None:
+            concurrency = self._client.max_concurrency
+        check_int("concurrency", concurrency, 1)
+        if limit is not None:
+            check_int("limit", limit, 1)
+        if not isinstance(ordered, bool):
+            raise InvalidArgumentError(f"ordered must be a bool, got {ordered!r}")
+        return RecordStream(
+            self._client, endpoint, start, end, filters, page_size, concurrency, limit, ordered
+        )
 
     async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
         path = endpoint.record_path + check_voice_id(voice_id)

@@ -1,0 +1,690 @@
+"""Record streams: concurrent auto-pagination across pages and 31-day windows.
+
+How a walk works
+================
+
+The range ``[start, end]`` is split into windows of at most 31 days that share
+their boundaries. Each window is walked page 1 first (to learn ``total`` and
+``pages``), then the remaining pages concurrently; the next window's page 1 is
+fetched as soon as the current window has no page left to start, so windows
+overlap at their seams. At most ``concurrency`` requests are in flight per
+stream, and the client's ``max_concurrency`` caps all streams together.
+
+Exactly once
+------------
+
+The service pages over a live result set and recomputes ``total`` on every
+request, so ``total`` works as a version number: arriving calls only make it
+grow. A page fetched at a version at least that of the page before it cannot
+leave a gap between the two (records only move towards later pages). So pages
+are checked in page order: a page whose ``total`` is lower than its
+predecessor's was fetched from an older snapshot and is fetched again. Moves
+the other way only repeat records; those are dropped by voice id against the
+few preceding pages they can have come from (how many follows from how much
+``total`` grew). A record stamped on a window boundary can come back in the
+next window; records within a second of a boundary are checked against a set
+kept for that boundary. Memory is therefore bounded by ``concurrency`` pages
+plus what calls arriving during the walk add, never by the records streamed.
+
+A record that arrives while the walk runs may or may not be yielded, but never
+twice. Records without a ``voice_id`` cannot be matched and are always yielded.
+
+Concurrency without PEP 789 hazards
+-----------------------------------
+
+Nothing here yields from inside a task group. The planning above is plain
+synchronous state (:class:`_Walk`); three drivers move it:
+
+- ``async with stream as records``: the stream owns a task group for the life
+  of the block; a producer task fetches and feeds a bounded memory stream that
+  ``records`` reads. Leaving the block cancels the producer.
+- plain ``async for`` inside ``async with ItnioClient(...)``: the producer runs
+  in the *client's* task group, inside its own cancel scope. The iterator is a
+  plain object, not an async generator: breaking out, an exception in the loop
+  body, or a cancelled ``__anext__`` closes it, which cancels the producer.
+- plain ``async for`` on a client that was not entered with ``async with``:
+  there is no task group to run in, so ``__anext__`` itself opens one, runs a
+  batch of up to ``concurrency`` requests, and closes it again before it
+  returns. Correct, but each batch waits for its slowest page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import ItnioError, PaginationError
+from ._models import CallRecord, Page
+from ._voice import MAX_WINDOW, Endpoint
+
+if TYPE_CHECKING:
+    from ._client import ItnioClient
+
+__all__ = ["PageStream", "RecordStream", "plan_pages", "split_windows"]
+
+R = TypeVar("R", bound=CallRecord)
+T = TypeVar("T")
+
+# A page fetched from an older snapshot than its predecessor is fetched again
+# at most this many times before the walk gives up with PaginationError.
+MAX_REFETCH = 8
+# Ordered walks keep at most this many pages per unit of concurrency in
+# flight or fetched-but-not-yet-yielded.
+LOOKAHEAD = 3
+_NEAR = timedelta(seconds=1)
+
+
+def split_windows(
+    start: datetime, end: datetime, span: timedelta = MAX_WINDOW
+) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end]`` into windows of at most ``span`` sharing their boundaries."""
+    windows = []
+    lo = start
+    while True:
+        hi = min(lo + span, end)
+        windows.append((lo, hi))
+        if hi >= end:
+            return windows
+        lo = hi
+
+
+def plan_pages(total: int, size: int) -> int:
+    """How many pages of ``size`` hold ``total`` records."""
+    return max(0, math.ceil(total / size))
+
+
+@attrs.define(eq=False)
+class _Window:
+    index: int
+    start: datetime
+    end: datetime
+    pages: int | None = None  # None until page 1 has answered
+    total: int | None = None  # the latest total seen
+    next_page: int = 1  # the next page to start for the first time
+    frontier: int = 1  # the next page to check (and, when ordered, to yield)
+    in_flight: set[int] = attrs.Factory(set)
+    last_total: int = -1  # total of the last checked page
+    low_total: int | None = None
+    high_total: int = 0
+    results: dict[int, Page[Any]] = attrs.Factory(dict)
+    refetch: deque[int] = attrs.Factory(deque)
+    refetches: dict[int, int] = attrs.Factory(dict)
+    seen: dict[int, set[str]] = attrs.Factory(dict)
+    forgotten: int = 0  # the highest page whose ids were dropped
+    done: bool = False
+
+    def changing(self) -> bool:
+        """Whether pages of this window answered with different totals."""
+        return self.low_total is not None and self.high_total != self.low_total
+
+    def expected(self, page: int, size: int) -> int:
+        """Records page ``page`` should hold, as far as we know."""
+        if self.total is None:
+            return size
+        return max(0, min(size, self.total - (page - 1) * size))
+
+
+@attrs.define(eq=False)
+class _Job:
+    window: _Window
+    page: int
+    refetched: bool
+
+
+class _Walk(Generic[R]):
+    """The state of one walk over a range; synchronous, moved by the drivers."""
+
+    def __init__(
+        self,
+        client: ItnioClient,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        filters: Mapping[str, str],
+        size: int,
+        concurrency: int,
+        limit: int | None,
+        ordered: bool,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint
+        self._filters = dict(filters)
+        self.size = size
+        self.concurrency = concurrency
+        self.limit = limit
+        self.ordered = ordered
+        self.windows = [_Window(i, lo, hi) for i, (lo, hi) in enumerate(split_windows(start, end))]
+        bounds = [w.start for w in self.windows[1:]]
+        self._boundaries = [(b - _NEAR, b + _NEAR) for b in bounds]
+        self._boundary_seen: list[set[str]] = [set() for _ in bounds]
+        self._timeless_seen: set[str] = set()
+        self.ready: deque[Page[R]] = deque()
+        self.error: BaseException | None = None
+        self.in_flight = 0
+        self.held = 0  # pages fetched but not yet yielded (ordered)
+        self.emitted = 0
+        self.pages_fetched = 0
+        self.records_done = 0  # handed to the consumer
+        self.pages_done = 0
+        self.wake: anyio.Event | None = None  # made by a driver, inside the event loop
+
+    # -- progress ------------------------------------------------------------
+
+    @property
+    def total(self) -> int | None:
+        totals = [w.total for w in self.windows]
+        if any(t is None for t in totals):
+            return None
+        known = sum(t for t in totals if t is not None)
+        return known if self.limit is None else min(known, self.limit)
+
+    @property
+    def windows_done(self) -> int:
+        return sum(w.done for w in self.windows)
+
+    @property
+    def finished(self) -> bool:
+        return self.error is not None or self._limit_reached() or all(w.done for w in self.windows)
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self.emitted >= self.limit
+
+    # -- planning ------------------------------------------------------------
+
+    def next_job(self) -> _Job | None:
+        """The next request to start, or ``None`` if none may start now."""
+        if self.finished or self.in_flight >= self.concurrency:
+            return None
+        for w in self.windows:
+            if w.done:
+                continue
+            if w.refetch:
+                return self._start(w, w.refetch.popleft(), refetched=True)
+            if w.pages is None:
+                if w.next_page == 1 and self._may_open(w):
+                    return self._start(w, 1, refetched=False)
+                continue
+            if w.next_page <= w.pages and self._may_start(w, w.next_page):
+                return self._start(w, w.next_page, refetched=False)
+        return None
+
+    def _may_open(self, window: _Window) -> bool:
+        # With a limit, a window is opened only once every earlier one is
+        # planned and still leaves records to fetch: no wasted requests.
+        if self.limit is not None and any(
+            w.pages is None for w in self.windows[: window.index] if not w.done
+        ):
+            return False
+        return self._may_start(window, 1)
+
+    def _may_start(self, window: _Window, page: int) -> bool:
+        if self.ordered and self.held + self.in_flight >= LOOKAHEAD * self.concurrency:
+            return False
+        if self.limit is None:
+            return True
+        pending = sum(
+            w.expected(p, self.size)
+            for w in self.windows
+            if not w.done
+            for p in (*w.in_flight, *(w.results if self.ordered else ()))
+        )
+        return self.emitted + pending < self.limit
+
+    def _start(self, window: _Window, page: int, *, refetched: bool) -> _Job:
+        if not refetched:
+            window.next_page = page + 1
+        window.in_flight.add(page)
+        self.in_flight += 1
+        return _Job(window, page, refetched)
+
+    # -- results -------------------------------------------------------------
+
+    def job_done(self, job: _Job, page: Page[R]) -> None:
+        w = job.window
+        w.in_flight.discard(job.page)
+        self.in_flight -= 1
+        self.pages_fetched += 1
+        if w.done or self.finished:
+            return
+        w.low_total = page.total if w.low_total is None else min(w.low_total, page.total)
+        w.high_total = max(w.high_total, page.total)
+        w.total = max(w.total or 0, page.total)
+        reported = max(page.pages, plan_pages(page.total, self.size))
+        w.pages = reported if w.pages is None else max(w.pages, reported)
+        if self.ordered:
+            self.held += 1
+            w.results[job.page] = page
+        else:
+            self._yield(w, job.page, page)
+            w.results[job.page] = Page((), page.total, page.pages, page.current, page.size)
+        self._check(w)
+        self._close_finished_windows()
+
+    def job_failed(self, job: _Job, error: BaseException) -> None:
+        job.window.in_flight.discard(job.page)
+        self.in_flight -= 1
+        if self.error is None:
+            self.error = error
+
+    def _check(self, w: _Window) -> None:
+        """Check the window's pages in page order; yield them when ordered."""
+        while w.frontier in w.results:
+            if self.ordered and self._ordered_blocked(w):
+                return
+            number = w.frontier
+            page = w.results.pop(number)
+            if self.ordered:
+                self.held -= 1
+            if number > 1 and page.total < w.last_total:
+                # Fetched from an older snapshot than the page before it:
+                # records may have slipped between the two. Fetch it again.
+                count = w.refetches.get(number, 0) + 1
+                if count > MAX_REFETCH:
+                    self.error = PaginationError(
+                        f"page {number} of window {w.start.isoformat()}..{w.end.isoformat()} "
+                        f"kept coming from an older snapshot ({count - 1} refetches); "
+                        "the result set is changing faster than it can be walked"
+                    )
+                    return
+                w.refetches[number] = count
+                w.refetch.append(number)
+                return
+            w.refetches.pop(number, None)
+            if self.ordered:
+                self._yield(w, number, page)
+            w.last_total = page.total
+            w.frontier += 1
+            self._forget(w)
+            if self._limit_reached():
+                return
+
+    def _ordered_blocked(self, w: _Window) -> bool:
+        # When ordered, a window yields only after every earlier one is done.
+        return any(not v.done for v in self.windows[: w.index])
+
+    def _close_finished_windows(self) -> None:
+        for w in self.windows:
+            if (
+                not w.done
+                and w.pages is not None
+                and w.frontier > w.pages
+                and not w.in_flight
+                and not w.refetch
+            ):
+                w.done = True
+                w.results.clear()
+                w.seen.clear()
+                if self.ordered:
+                    # The next window may have been waiting to yield.
+                    nxt = self.windows[w.index + 1] if w.index + 1 < len(self.windows) else None
+                    if nxt is not None:
+                        self._check(nxt)
+            if self.ordered and not w.done:
+                break
+
+    def _forget(self, w: _Window) -> None:
+        """Drop the ids of pages too far back to repeat a record.
+
+        A record can move forward by at most the growth of ``total``, so ids
+        are kept for that many pages plus a margin of one lookahead; a later
+        page that could still repeat a forgotten one stops the walk instead
+        (see :meth:`_dedupe`).
+        """
+        spread = w.high_total - (w.low_total or 0)
+        keep = math.ceil(spread / self.size) + 1 + LOOKAHEAD * self.concurrency
+        for number in [n for n in w.seen if n < w.frontier - keep]:
+            del w.seen[number]
+            w.forgotten = max(w.forgotten, number)
+
+    def _yield(self, w: _Window, number: int, page: Page[R]) -> None:
+        records = page.records
+        keep = self._dedupe(w, number, page)
+        if self.limit is not None:
+            keep = keep[: self.limit - self.emitted]
+        self.emitted += len(keep)
+        if len(keep) != len(records):
+            page = Page(tuple(keep), page.total, page.pages, page.current, page.size)
+        self.ready.append(page)
+
+    def _dedupe(self, w: _Window, number: int, page: Page[R]) -> list[R]:
+        ids = w.seen.setdefault(number, set())
+        others: list[set[str]] = []
+        if w.changing():
+            others = [s for n, s in w.seen.items() if n != number]
+            growth = page.total - (w.low_total or 0)
+            if w.forgotten and growth > (number - w.forgotten - 1) * self.size:
+                self.error = PaginationError(
+                    f"the result set grew by {growth} records during the walk, more than "
+                    "the stream can reconcile without risking a repeated record"
+                )
+                return []
+        boundaries = self._window_boundaries(w)
+        keep: list[R] = []
+        for record in page.records:
+            vid = record.voice_id
+            if vid is None:
+                keep.append(record)
+                continue
+            if vid in ids or any(vid in s for s in others):
+                continue
+            ids.add(vid)
+            if boundaries and not self._first_at_boundary(record, vid, boundaries):
+                continue
+            keep.append(record)
+        return keep
+
+    def _window_boundaries(self, w: _Window) -> list[int]:
+        if not self._boundaries:
+            return []
+        return [i for i in (w.index - 1, w.index) if 0 <= i < len(self._boundaries)]
+
+    def _first_at_boundary(self, record: CallRecord, vid: str, boundaries: list[int]) -> bool:
+        """False if this record, stamped near a shared boundary, was yielded already."""
+        times = [
+            t
+            for t in (
+                record.submit_time,
+                record.call_time,
+                record.ringing_time,
+                record.answer_time,
+                record.hangup_time,
+            )
+            if t is not None and t.tzinfo is not None
+        ]
+        if not times:
+            if vid in self._timeless_seen:
+                return False
+            self._timeless_seen.add(vid)
+            return True
+        for i in boundaries:
+            lo, hi = self._boundaries[i]
+            if any(lo <= t <= hi for t in times):
+                seen = self._boundary_seen[i]
+                if vid in seen:
+                    return False
+                seen.add(vid)
+        return True
+
+    # -- drivers -------------------------------------------------------------
+
+    async def _fetch(self, job: _Job) -> None:
+        w = job.window
+        try:
+            page = await self._client.voice.fetch_page(
+                self._endpoint, w.start, w.end, job.page, self.size, self._filters
+            )
+        except Exception as exc:
+            self.job_failed(job, exc)
+        else:
+            self.job_done(job, page)
+        finally:
+            if self.wake is not None:
+                self.wake.set()
+
+    def _start_jobs(self, tg: TaskGroup) -> None:
+        while (job := self.next_job()) is not None:
+            tg.start_soon(self._fetch, job)
+
+    async def _wait(self) -> None:
+        if self.wake is not None:
+            await self.wake.wait()
+        self.wake = anyio.Event()
+
+    async def produce(self, send: MemoryObjectSendStream[Page[R]]) -> None:
+        """Run the walk in the background, feeding ``send`` until done."""
+        self.wake = anyio.Event()
+        with send:
+            async with anyio.create_task_group() as tg:
+                try:
+                    while True:
+                        self._start_jobs(tg)
+                        while self.ready:
+                            await send.send(self.ready.popleft())
+                            self._start_jobs(tg)
+                        if self.finished:
+                            break
+                        await self._wait()
+                except anyio.BrokenResourceError:
+                    pass  # the consumer has gone: stop
+                except Exception as exc:  # pragma: no cover - a bug; still reach the user
+                    self.error = exc
+                finally:
+                    tg.cancel_scope.cancel()
+
+    async def step(self) -> None:
+        """Run one batch of requests in a task group that closes before returning."""
+        self.wake = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            while not self.ready and not self.finished:
+                self._start_jobs(tg)
+                await self._wait()
+            if self.error is not None:
+                tg.cancel_scope.cancel()
+            # Leaving the block waits for the requests still in flight.
+
+
+class _Iterator(Generic[R, T]):
+    """The consumer's side of a walk; not an async generator (see the module doc)."""
+
+    def __init__(
+        self,
+        walk: _Walk[R],
+        flatten: bool,
+        receive: MemoryObjectReceiveStream[Page[R]] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._walk = walk
+        self._flatten = flatten
+        self._receive = receive
+        self._on_close = on_close
+        self._records: tuple[R, ...] = ()
+        self._index = 0
+        self._closed = False
+
+    def __aiter__(self) -> _Iterator[R, T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._flatten:
+            while self._index >= len(self._records):
+                page = await self._next_page()
+                self._records = page.records
+                self._index = 0
+            record = self._records[self._index]
+            self._index += 1
+            self._walk.records_done += 1
+            return record  # type: ignore[return-value]
+        page = await self._next_page()
+        self._walk.records_done += len(page.records)
+        return page  # type: ignore[return-value]
+
+    async def _next_page(self) -> Page[R]:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            page = await self._pull()
+        except BaseException:
+            self.close()
+            raise
+        if page is None:
+            self.close()
+            if self._walk.error is not None:
+                raise self._walk.error
+            raise StopAsyncIteration
+        self._walk.pages_done += 1
+        return page
+
+    async def _pull(self) -> Page[R] | None:
+        if self._receive is not None:
+            try:
+                return await self._receive.receive()
+            except anyio.EndOfStream:
+                return None
+        walk = self._walk
+        if not walk.ready and not walk.finished:
+            await walk.step()
+        return walk.ready.popleft() if walk.ready else None
+
+    def close(self) -> None:
+        """Stop the walk: close the channel and cancel the producer. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._receive is not None:
+            self._receive.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __del__(self) -> None:
+        # Breaking out of ``async for`` drops the iterator without a call:
+        # closing here is what stops a producer running in the client's scope.
+        with contextlib.suppress(Exception):  # interpreter shutdown
+            self.close()
+
+
+class _Stream(Generic[R, T]):
+    _flatten: bool
+
+    def __init__(
+        self,
+        client: ItnioClient,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        filters: Mapping[str, str],
+        page_size: int,
+        concurrency: int,
+        limit: int | None,
+        ordered: bool,
+    ) -> None:
+        self._client = client
+        self._args = (endpoint, start, end, filters, page_size, concurrency, limit, ordered)
+        self._walk: _Walk[R] | None = None
+        # Only the ``async with`` form keeps its iterator: plain ``async for``
+        # must be able to drop it (see _Iterator.__del__).
+        self._iterator: _Iterator[R, T] | None = None
+        self._task_group: TaskGroup | None = None
+
+    def _new_walk(self) -> _Walk[R]:
+        if self._client.is_closed:
+            raise ItnioError("this client is closed")
+        self._walk = _Walk(self._client, *self._args)
+        return self._walk
+
+    # -- progress (for progress bars; no extra requests) ---------------------
+
+    @property
+    def total(self) -> int | None:
+        """Records the walk will yield at most, once every window's page 1 has answered."""
+        return self._walk.total if self._walk is not None else None
+
+    @property
+    def records_done(self) -> int:
+        """Records handed to the consumer so far."""
+        return self._walk.records_done if self._walk is not None else 0
+
+    @property
+    def pages_done(self) -> int:
+        """Pages handed to the consumer so far."""
+        return self._walk.pages_done if self._walk is not None else 0
+
+    @property
+    def pages_fetched(self) -> int:
+        """Page requests answered so far (refetches included)."""
+        return self._walk.pages_fetched if self._walk is not None else 0
+
+    @property
+    def windows(self) -> int:
+        """How many windows of at most 31 days the range was split into."""
+        return len(split_windows(self._args[1], self._args[2]))
+
+    # -- plain ``async for`` -------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        walk = self._new_walk()
+        send, receive = anyio.create_memory_object_stream[Page[R]](walk.concurrency)
+        scope = anyio.CancelScope()
+
+        async def produce() -> None:
+            with scope:
+                await walk.produce(send)
+
+        if self._client._spawn(produce):
+            iterator = _Iterator[R, T](walk, self._flatten, receive, scope.cancel)
+        else:
+            send.close()
+            receive.close()
+            iterator = _Iterator[R, T](walk, self._flatten)
+        return iterator
+
+    # -- ``async with`` ------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncIterator[T]:
+        if self._task_group is not None:
+            raise ItnioError("this stream is already open")
+        walk = self._new_walk()
+        send, receive = anyio.create_memory_object_stream[Page[R]](walk.concurrency)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(walk.produce, send)
+        self._iterator = _Iterator[R, T](walk, self._flatten, receive)
+        return self._iterator
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group, self._task_group = self._task_group, None
+        if self._iterator is not None:
+            self._iterator.close()
+        if task_group is not None:
+            task_group.cancel_scope.cancel()
+            # The producer never raises (errors reach the consumer through
+            # the stream), so exiting clean cannot wrap the user's exception.
+            await task_group.__aexit__(None, None, None)
+
+
+class RecordStream(_Stream[R, R]):
+    """Every record in a range, fetched concurrently, each exactly once.
+
+    Use it directly or as a context manager (see the module documentation of
+    ``itniotech_async._pagination`` for how each form runs)::
+
+        async for record in client.voice.iter_sip_records(start, end):
+            ...
+
+        async with client.voice.iter_sip_records(start, end) as records:
+            async for record in records:
+                ...
+
+    :meth:`pages` gives whole :class:`Page` objects instead. ``total``,
+    ``records_done`` and ``pages_done`` feed a progress bar.
+    """
+
+    _flatten = True
+
+    def pages(self) -> PageStream[R]:
+        """The same walk, yielding each page (its duplicates removed) as a :class:`Page`."""
+        endpoint, start, end, filters, size, concurrency, limit, ordered = self._args
+        return PageStream(
+            self._client, endpoint, start, end, filters, size, concurrency, limit, ordered
+        )
+
+
+class PageStream(_Stream[R, Page[R]]):
+    """Like :class:`RecordStream`, but yields :class:`Page` objects."""
+
+    _flatten = False
