@@ -81,6 +81,9 @@ MAX_REFETCH = 8
 # Ordered walks keep at most this many pages per unit of concurrency in
 # flight or fetched-but-not-yet-yielded.
 LOOKAHEAD = 3
+# Ids of at least this many records beyond the lookahead are kept while calls
+# arrive, so that arrivals outpacing small pages do not stop the walk.
+RETAIN_EXTRA = 1000
 _NEAR = timedelta(seconds=1)
 
 
@@ -119,8 +122,9 @@ class _Window:
     results: dict[int, Page[Any]] = attrs.Factory(dict)
     refetch: deque[int] = attrs.Factory(deque)
     refetches: dict[int, int] = attrs.Factory(dict)
-    seen: dict[int, set[str]] = attrs.Factory(dict)
-    forgotten: int = 0  # the highest page whose ids were dropped
+    seen: dict[int, tuple[int, set[str]]] = attrs.Factory(dict)  # page -> (total, ids)
+    # min(total - page * size) over pages whose ids were dropped (see _forget)
+    forgotten_floor: int | None = None
     done: bool = False
 
     def changing(self) -> bool:
@@ -335,16 +339,27 @@ class _Walk(Generic[R]):
     def _forget(self, w: _Window) -> None:
         """Drop the ids of pages too far back to repeat a record.
 
-        A record can move forward by at most the growth of ``total``, so ids
-        are kept for that many pages plus a margin of one lookahead; a later
-        page that could still repeat a forgotten one stops the walk instead
-        (see :meth:`_dedupe`).
+        Records only move forward, by at most the growth of ``total``. A record
+        yielded from page ``p`` (answered with total ``T_p``) can come back in
+        page ``q`` (total ``T_q``) only if ``T_q - (q-1)*size > T_p - p*size``.
+        The left side is known for the frontier; a page is dropped once its
+        right side exceeds it by a lookahead's worth of records. Without calls
+        arriving that keeps the last lookahead of pages; with many arriving it
+        keeps more, plus RETAIN_EXTRA records. A later page that could still repeat a dropped one stops
+        the walk with PaginationError rather than risk it (see _dedupe).
         """
-        spread = w.high_total - (w.low_total or 0)
-        keep = math.ceil(spread / self.size) + 1 + LOOKAHEAD * self.concurrency
-        for number in [n for n in w.seen if n < w.frontier - keep]:
-            del w.seen[number]
-            w.forgotten = max(w.forgotten, number)
+        size = self.size
+        margin = LOOKAHEAD * self.concurrency * size
+        if w.changing():
+            margin += RETAIN_EXTRA
+        reach = w.high_total - (w.frontier - 1) * size + margin
+        for number in [n for n in w.seen if n < w.frontier]:
+            total = w.seen[number][0]
+            if total - number * size >= reach:
+                del w.seen[number]
+                floor = total - number * size
+                if w.forgotten_floor is None or floor < w.forgotten_floor:
+                    w.forgotten_floor = floor
 
     def _yield(self, w: _Window, number: int, page: Page[R]) -> None:
         records = page.records
@@ -357,14 +372,15 @@ class _Walk(Generic[R]):
         self.ready.append(page)
 
     def _dedupe(self, w: _Window, number: int, page: Page[R]) -> list[R]:
-        ids = w.seen.setdefault(number, set())
+        ids = w.seen.setdefault(number, (page.total, set()))[1]
         others: list[set[str]] = []
         if w.changing():
-            others = [s for n, s in w.seen.items() if n != number]
-            growth = page.total - (w.low_total or 0)
-            if w.forgotten and growth > (number - w.forgotten - 1) * self.size:
+            others = [s for n, (_, s) in w.seen.items() if n != number]
+            reach = page.total - (number - 1) * self.size
+            if w.forgotten_floor is not None and reach > w.forgotten_floor:
+                growth = page.total - (w.low_total or 0)
                 self.error = PaginationError(
-                    f"the result set grew by {growth} records during the walk, more than "
+                    f"the result set grew by {growth} records during the walk, faster than "
                     "the stream can reconcile without risking a repeated record"
                 )
                 return []

@@ -1,0 +1,228 @@
+"""The two ways to reach the fake server: an in-process httpx transport and loopback TCP.
+
+Both hand every request to the same handler coroutine, which returns an
+:class:`Answer`, so the two modes behave identically. The TCP mode speaks
+HTTP/1.1 through h11 with keep-alive, one task per connection, all inside a
+task group that is cancelled when the ``async with`` block is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from http import HTTPStatus
+from types import TracebackType
+from urllib.parse import unquote
+
+import anyio
+import anyio.abc
+import attrs
+import h11
+import httpx
+from anyio.abc import SocketAttribute
+
+__all__ = ["Answer", "Handler", "InProcessTransport", "TCPServer"]
+
+logger = logging.getLogger("itniotech_async.testing")
+
+_CHUNK = 65_536
+
+
+@attrs.frozen
+class Answer:
+    """What the handler wants sent back: a response, or a dropped connection."""
+
+    status_code: int
+    headers: list[tuple[str, str]] = attrs.field(factory=list)
+    body: bytes = b""
+    drop: bool = False
+
+
+# handler(method, path, lower-cased headers, body) -> Answer
+Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[Answer]]
+
+_INTERNAL_ERROR = Answer(
+    500,
+    [("Content-Type", "text/plain;charset=UTF-8")],
+    b"fake server: an on_request callback raised; see the log",
+)
+
+
+class InProcessTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that answers from the fake server without any socket.
+
+    A dropped connection surfaces as :class:`httpx.RemoteProtocolError`, the
+    error httpx raises when a real server closes the connection without
+    answering. Exceptions raised by ``on_request`` callbacks propagate to the
+    caller, so a failing assertion inside one fails the test at once.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        answer = await self._handler(request.method, request.url.path, headers, body)
+        if answer.drop:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, content=answer.body, request=request
+        )
+
+
+def _phrase(answer: Answer) -> bytes:
+    try:
+        return HTTPStatus(answer.status_code).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class TCPServer:
+    """A loopback HTTP/1.1 server, used as ``async with server as base_url``.
+
+    Entering binds the listener and starts accepting; leaving cancels every
+    connection task and closes the listener and all sockets before returning.
+    An exception raised inside the block propagates unchanged (never wrapped
+    in an exception group).
+    """
+
+    def __init__(self, handler: Handler, host: str, port: int) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._stack: AsyncExitStack | None = None
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> str:
+        if self._stack is not None:
+            raise RuntimeError("this server is already running; call serve() again for another")
+        stack = AsyncExitStack()
+        async with AsyncExitStack() as guard:
+            await guard.enter_async_context(stack)
+            listener = await anyio.create_tcp_listener(
+                local_host=self._host or None, local_port=self._port
+            )
+            await stack.enter_async_context(listener)
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            task_group.start_soon(listener.serve, self._connection, task_group)
+            guard.pop_all()
+        self._stack = stack
+        self._task_group = task_group
+        port = listener.extra(SocketAttribute.local_port)
+        return f"http://{_url_host(self._host)}:{port}"
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        stack, task_group = self._stack, self._task_group
+        self._stack = self._task_group = None
+        if stack is None or task_group is None:  # pragma: no cover - misuse
+            return
+        task_group.cancel_scope.cancel()
+        # The block's own exception is not handed to the task group, which
+        # would wrap it in an ExceptionGroup; it propagates after this returns.
+        await stack.__aexit__(None, None, None)
+
+    async def _connection(self, stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            try:
+                await self._converse(stream)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                pass  # the client went away
+            except h11.ProtocolError:
+                logger.debug("fake server: HTTP protocol error", exc_info=True)
+
+    async def _converse(self, stream: anyio.abc.SocketStream) -> None:
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            request: h11.Request | None = None
+            body = bytearray()
+            while True:
+                try:
+                    event = conn.next_event()
+                except h11.RemoteProtocolError as exc:
+                    await self._reject(stream, conn, exc)
+                    return
+                if event is h11.NEED_DATA:
+                    try:
+                        data = await stream.receive(_CHUNK)
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        data = b""
+                    conn.receive_data(data)
+                elif isinstance(event, h11.Request):
+                    request = event
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+                else:  # ConnectionClosed (PAUSED cannot happen before EndOfMessage)
+                    return
+            assert request is not None
+            answer = await self._answer(request, bytes(body))
+            if answer.drop:
+                return
+            if request.method == b"HEAD":
+                answer = attrs.evolve(answer, body=b"")
+            await self._send(stream, conn, answer)
+            if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                return
+            conn.start_next_cycle()
+
+    async def _answer(self, request: h11.Request, body: bytes) -> Answer:
+        target = request.target.decode("ascii", "replace")
+        path = unquote(target.partition("?")[0])
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in request.headers:
+            name, value = raw_name.decode("ascii").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        try:
+            return await self._handler(request.method.decode("ascii"), path, headers, body)
+        except Exception:
+            logger.exception("fake server: error while handling %s", path)
+            return _INTERNAL_ERROR
+
+    @staticmethod
+    async def _send(stream: anyio.abc.SocketStream, conn: h11.Connection, answer: Answer) -> None:
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+        ]
+        headers.append((b"Content-Length", str(len(answer.body)).encode("ascii")))
+        chunks = (
+            conn.send(
+                h11.Response(
+                    status_code=answer.status_code, headers=headers, reason=_phrase(answer)
+                )
+            ),
+            conn.send(h11.Data(data=answer.body)) if answer.body else None,
+            conn.send(h11.EndOfMessage()),
+        )
+        await stream.send(b"".join(chunk for chunk in chunks if chunk))
+
+    @staticmethod
+    async def _reject(
+        stream: anyio.abc.SocketStream, conn: h11.Connection, exc: h11.RemoteProtocolError
+    ) -> None:
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = f"bad request: {exc}".encode()
+        answer = Answer(
+            exc.error_status_hint,
+            [("Content-Type", "text/plain;charset=UTF-8"), ("Connection", "close")],
+            body,
+        )
+        await TCPServer._send(stream, conn, answer)

@@ -1,0 +1,647 @@
+"""FakeItnio: a signature-checking fake of the ITNIO voice-record service.
+
+The fake keeps each kind of record sorted once, in serving order, and answers
+a page by bisecting on the parsed ``submitTime``; encoded pages are cached
+until records are added. One request handler serves both the in-process
+httpx transport and the loopback TCP server (see ``_http.py``), so the two
+behave the same. Faults (``_faults.py``) are applied before authentication,
+because they model trouble between the client and the service.
+"""
+
+from __future__ import annotations
+
+import bisect
+import email.utils
+import hmac
+import inspect
+import json
+import math
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
+from typing import Any, TypeVar
+
+import anyio
+import attrs
+import httpx
+
+from .._auth import compute_sign
+from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
+from ._faults import STATUS_REASONS, Fault
+from ._http import Answer, InProcessTransport, TCPServer
+
+__all__ = ["FakeItnio", "FakeRequest"]
+
+_JSON_TYPE = "application/json;charset=UTF-8"
+_HTML_TYPE = "text/html;charset=UTF-8"
+_MAX_WINDOW = timedelta(days=31)
+_RETENTION = timedelta(days=62)  # the vendor's "about two months"
+_DEFAULT_SIZE = 25
+_MAX_SIZE = 100
+_DIGITS = re.compile(r"[0-9]+")
+_PAGE_CACHE_BYTES = 64 * 1024 * 1024
+_FILTER_CACHE_ENTRIES = 64
+# Insert new records one by one below this many; otherwise merge and re-sort.
+_INSORT_LIMIT = 64
+
+_QUERY_ROUTES: dict[str, RecordKind] = {
+    "/voice/recordGroupQuery": "group",
+    "/voice/recordSipQuery": "sip",
+}
+_SINGLE_ROUTES: dict[str, RecordKind] = {
+    "/voice/recordGroup": "group",
+    "/voice/recordSip": "sip",
+}
+
+Latency = float | tuple[float, float] | None
+Callback = Callable[["FakeRequest"], Awaitable[None] | None]
+_C = TypeVar("_C", bound=Callback)
+
+
+@attrs.define(eq=False)
+class FakeRequest:
+    """One request as the fake server saw it.
+
+    ``headers`` maps lower-cased header names to values (use :meth:`header`
+    for a case-insensitive look-up). ``json`` is the parsed body, or ``None``
+    when there is no body or it is not JSON. ``answered`` is ``None`` while
+    the request is in flight, then the envelope's status (``"0"``, ``"-1"``,
+    ...), ``"http_404"``/``"http_405"`` for unknown routes, or the
+    :attr:`Fault.name <itniotech_async.testing.Fault.name>` of the fault that
+    answered it. A :meth:`Fault.slow <itniotech_async.testing.Fault.slow>`
+    request records its fault in ``fault`` and its normal status in
+    ``answered``.
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+    body: bytes = attrs.field(repr=False)
+    answered: str | None = None
+    fault: Fault | None = None
+
+    def header(self, name: str) -> str | None:
+        """Return a request header by case-insensitive name, or ``None``."""
+        return self.headers.get(name.lower())
+
+
+class _Table:
+    """The records of one kind in ascending serving order, with an id index."""
+
+    __slots__ = ("by_id", "encoded", "keys", "records")
+
+    def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
+        self.keys: list[tuple[int, int, str]] = []
+        self.records: list[dict[str, Any]] = []
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.encoded: dict[str, bytes] = {}
+        self.add(records)
+
+    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
+        new = [(record_key(record), dict(record)) for record in records]
+        ids = [key[2] for key, _ in new]
+        clashes = sorted({i for i in ids if i in self.by_id} | _duplicates(ids))
+        if clashes:
+            raise ValueError(f"duplicate voiceId: {', '.join(clashes[:5])}")
+        if len(new) < _INSORT_LIMIT:
+            for key, record in new:
+                index = bisect.bisect_right(self.keys, key)
+                self.keys.insert(index, key)
+                self.records.insert(index, record)
+        else:
+            merged = sorted([*zip(self.keys, self.records, strict=True), *new], key=itemgetter(0))
+            self.keys = [key for key, _ in merged]
+            self.records = [record for _, record in merged]
+        for key, record in new:
+            self.by_id[key[2]] = record
+
+    def window(self, low: int, high: int) -> tuple[int, int]:
+        """Return the index range of records submitted in ``[low, high]`` (µs)."""
+        return (
+            bisect.bisect_left(self.keys, (low,)),
+            bisect.bisect_left(self.keys, (high + 1,)),
+        )
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        voice_id: str = record["voiceId"]
+        cached = self.encoded.get(voice_id)
+        if cached is None:
+            cached = self.encoded[voice_id] = _dumps(record)
+        return cached
+
+
+def _duplicates(ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for voice_id in ids:
+        if voice_id in seen:
+            repeated.add(voice_id)
+        seen.add(voice_id)
+    return repeated
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _envelope(status: str, reason: str | None = None, data: Any = None) -> bytes:
+    reason = reason if reason is not None else STATUS_REASONS.get(status, "error")
+    return _dumps({"status": status, "reason": reason, "data": data})
+
+
+def _html(status_code: int, reason: str) -> bytes:
+    title = f"{status_code} {reason}"
+    return (
+        f"<html><head><title>{title}</title></head>"
+        f"<body><center><h1>{title}</h1></center><hr><center>gateway</center></body></html>"
+    ).encode()
+
+
+def _format_retry_after(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@attrs.define
+class _Queued:
+    """A fault added with ``add_fault`` and how many more times it fires."""
+
+    fault: Fault
+    left: int
+
+
+class _Invalid(Exception):
+    """A query the service would refuse with this status."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class FakeItnio:
+    """A fake ITNIO voice-record service for tests and benchmarks.
+
+    It checks ``Api-Key``, ``Sign`` and ``Timestamp`` like the real service,
+    serves the four ``/voice/`` endpoints over a synthetic (or given) data
+    set, and can inject faults, latency and clock skew. Reach it in process
+    through :attr:`transport`, or over loopback TCP with :meth:`serve`::
+
+        fake = FakeItnio("test-key", "test-secret", n_records=500)
+        async with httpx.AsyncClient(transport=fake.transport, base_url="http://fake") as http:
+            ...
+        async with fake.serve() as base_url:
+            ...
+
+    ``sip_records`` and ``group_records`` are lists of record dicts in the
+    service's camelCase JSON shape; when ``None``, ``n_records`` synthetic
+    records of each kind are made with :func:`generate_records` from ``seed``
+    over ``[now - days, now]``. Every record needs a string ``voiceId`` and a
+    ``submitTime`` with a UTC offset.
+
+    ``now`` is the server's "now" for generating data and for the two-month
+    retention rule; ``None`` means the real clock (plus ``clock_skew``). The
+    server's clock for the ``Date`` header and the ``Timestamp`` check is
+    always the real clock plus ``clock_skew``. ``latency`` is ``None``, a
+    fixed number of seconds, or a ``(low, high)`` range drawn uniformly per
+    request from a generator seeded with ``seed``. ``clock_skew``,
+    ``timestamp_tolerance``, ``latency`` and ``now`` may be changed at any
+    time. Every request is kept in :attr:`requests` unless ``keep_requests``
+    is false (for long benchmark runs); the counters are kept either way.
+
+    The object is not tied to an event loop and works under asyncio and trio.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "test-key",
+        api_secret: str = "test-secret",
+        *,
+        seed: int = 0,
+        sip_records: Iterable[Mapping[str, Any]] | None = None,
+        group_records: Iterable[Mapping[str, Any]] | None = None,
+        n_records: int = 2000,
+        days: float = 60,
+        now: datetime | None = None,
+        clock_skew: float = 0.0,
+        timestamp_tolerance: float = 300.0,
+        latency: Latency = None,
+        keep_requests: bool = True,
+    ) -> None:
+        if n_records < 0:
+            raise ValueError(f"n_records must be >= 0, not {n_records}")
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self._fixed_now: datetime | None = None
+        self.now = now
+        self.clock_skew = clock_skew
+        self.timestamp_tolerance = timestamp_tolerance
+        self._latency: Latency = None
+        self.latency = latency
+        self._latency_rng = random.Random(seed)
+
+        data_now = self._now()
+        given = {"sip": sip_records, "group": group_records}
+        self._tables: dict[str, _Table] = {}
+        for kind in KINDS:
+            records = given[kind]
+            if records is None:
+                records = generate_records(kind, n_records, seed=seed, now=data_now, days=days)
+            self._tables[kind] = _Table(records)
+        self._page_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._page_cache_bytes = 0
+        self._filter_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+
+        self._callbacks: list[Callback] = []
+        self._faults: list[_Queued] = []
+        self._chaos_rate = 0.0
+        self._chaos_faults: tuple[Fault, ...] = ()
+        self._chaos_rng = random.Random(0)
+
+        self.keep_requests = keep_requests
+        self.request_count = 0
+        self.peak_in_flight = 0
+        self.requests: list[FakeRequest] = []
+        self._in_flight = 0
+        self._transport: InProcessTransport | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"FakeItnio(api_key={self._api_key!r}, api_secret='***', "
+            f"sip_records={len(self._tables['sip'].records)}, "
+            f"group_records={len(self._tables['group'].records)})"
+        )
+
+    # -- configuration -----------------------------------------------------
+
+    @property
+    def api_key(self) -> str:
+        """The one ``Api-Key`` this server accepts."""
+        return self._api_key
+
+    @property
+    def now(self) -> datetime | None:
+        """The fixed "now" of the retention rule, or ``None`` for the server's clock."""
+        return self._fixed_now
+
+    @now.setter
+    def now(self, value: datetime | None) -> None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("now must be a timezone-aware datetime")
+        self._fixed_now = value
+
+    @property
+    def latency(self) -> Latency:
+        """Delay per request: ``None``, seconds, or a uniform ``(low, high)`` range."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: Latency) -> None:
+        if isinstance(value, tuple):
+            low, high = value
+            if not 0 <= low <= high:
+                raise ValueError(f"latency range must satisfy 0 <= low <= high, not {value}")
+            self._latency = (float(low), float(high))
+        elif value is not None:
+            if value < 0:
+                raise ValueError(f"latency must be >= 0, not {value}")
+            self._latency = float(value)
+        else:
+            self._latency = None
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests are being handled right now."""
+        return self._in_flight
+
+    @property
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """An :class:`httpx.AsyncBaseTransport` that serves requests in process.
+
+        Use it as ``httpx.AsyncClient(transport=fake.transport,
+        base_url="http://fake")``; any host works.
+        """
+        if self._transport is None:
+            self._transport = InProcessTransport(self._handle)
+        return self._transport
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:
+        """Serve over TCP on ``host``: ``async with fake.serve() as base_url``.
+
+        ``port=0`` picks a free port. The block receives a base URL such as
+        ``"http://127.0.0.1:54321"``. Leaving the block closes the listener
+        and every connection.
+        """
+        return TCPServer(self._handle, host, port)
+
+    # -- records -----------------------------------------------------------
+
+    @property
+    def sip_records(self) -> list[dict[str, Any]]:
+        """Copies of the phone-call records, in serving order (newest first)."""
+        return self.records("sip")
+
+    @property
+    def group_records(self) -> list[dict[str, Any]]:
+        """Copies of the voice-message records, in serving order (newest first)."""
+        return self.records("group")
+
+    def records(self, kind: RecordKind) -> list[dict[str, Any]]:
+        """Return copies of the records of ``kind``, in serving order (newest first)."""
+        return [dict(record) for record in reversed(self._table(kind).records)]
+
+    def add_records(self, kind: RecordKind, records: Iterable[Mapping[str, Any]]) -> None:
+        """Insert records of ``kind`` (``"sip"`` or ``"group"``), e.g. calls arriving mid-walk.
+
+        Records are copied. Later pages shift as they would on the real
+        service. Raises :class:`ValueError`, adding nothing, when a record has
+        no ``voiceId`` or ``submitTime`` or repeats an existing ``voiceId``.
+        """
+        self._table(kind).add(records)
+        self._page_cache.clear()
+        self._page_cache_bytes = 0
+        self._filter_cache.clear()
+
+    def _table(self, kind: str) -> _Table:
+        table = self._tables.get(kind)
+        if table is None:
+            raise ValueError(f"kind must be 'sip' or 'group', not {kind!r}")
+        return table
+
+    # -- hooks, faults and counters ----------------------------------------
+
+    def on_request(self, callback: _C) -> _C:
+        """Call ``callback(request)`` for each request that passes authentication.
+
+        It runs before the answer is computed, so records it adds show up in
+        that very answer. It may be a plain function or a coroutine function.
+        Returns ``callback``, so this also works as a decorator.
+        """
+        self._callbacks.append(callback)
+        return callback
+
+    def add_fault(self, fault: Fault) -> None:
+        """Queue a fault for the next ``fault.count`` requests it matches."""
+        self._faults.append(_Queued(fault, fault.count))
+
+    def set_chaos(self, rate: float, faults: Sequence[Fault], seed: int = 0) -> None:
+        """Give each request, with probability ``rate``, a random fault from ``faults``.
+
+        Only faults whose ``path_contains`` matches the request are drawn
+        from; ``count`` is ignored. Queued faults take precedence. ``rate=0``
+        turns chaos off.
+        """
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be within [0, 1], not {rate}")
+        if rate and not faults:
+            raise ValueError("chaos needs at least one fault")
+        self._chaos_rate = rate
+        self._chaos_faults = tuple(faults)
+        self._chaos_rng = random.Random(seed)
+
+    def clear_faults(self) -> None:
+        """Forget queued faults and turn chaos off."""
+        self._faults.clear()
+        self._chaos_rate = 0.0
+        self._chaos_faults = ()
+
+    def reset_counters(self) -> None:
+        """Zero ``request_count``, empty ``requests`` and restart ``peak_in_flight``."""
+        self.request_count = 0
+        self.peak_in_flight = self._in_flight
+        self.requests.clear()
+
+    # -- request handling --------------------------------------------------
+
+    def _now(self) -> datetime:
+        if self._fixed_now is not None:
+            return self._fixed_now
+        return datetime.now(timezone.utc) + timedelta(seconds=self.clock_skew)
+
+    def _draw_latency(self) -> float:
+        latency = self._latency
+        if latency is None:
+            return 0.0
+        if isinstance(latency, tuple):
+            return self._latency_rng.uniform(*latency)
+        return latency
+
+    def _next_fault(self, path: str) -> Fault | None:
+        for queued in self._faults:
+            if queued.fault.matches(path):
+                queued.left -= 1
+                if queued.left <= 0:
+                    self._faults.remove(queued)
+                return queued.fault
+        if self._chaos_rate and self._chaos_rng.random() < self._chaos_rate:
+            candidates = [fault for fault in self._chaos_faults if fault.matches(path)]
+            if candidates:
+                return self._chaos_rng.choice(candidates)
+        return None
+
+    def _headers(self, content_type: str = _JSON_TYPE) -> list[tuple[str, str]]:
+        date = email.utils.formatdate(time.time() + self.clock_skew, usegmt=True)
+        return [("Content-Type", content_type), ("Date", date)]
+
+    def _json(self, body: bytes) -> Answer:
+        return Answer(200, self._headers(), body)
+
+    async def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        self.request_count += 1
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            parsed: Any = None
+            if body:
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+            request = FakeRequest(method, path, headers, parsed, body)
+            if self.keep_requests:
+                self.requests.append(request)
+            fault = request.fault = self._next_fault(path)
+            delay = self._draw_latency()
+            if fault is not None and fault.kind == "slow":
+                delay += fault.seconds
+            if delay > 0:
+                await anyio.sleep(delay)
+            if fault is not None and fault.kind != "slow":
+                request.answered = fault.name
+                return self._fault_answer(fault)
+            return await self._route(request)
+        finally:
+            self._in_flight -= 1
+
+    def _fault_answer(self, fault: Fault) -> Answer:
+        if fault.kind == "drop":
+            return Answer(0, drop=True)
+        if fault.kind == "status":
+            return self._json(_envelope(fault.api_status or "-18", fault.reason))
+        if fault.kind == "not_json":
+            return Answer(200, self._headers(_HTML_TYPE), _html(502, "Bad Gateway"))
+        headers = self._headers(_HTML_TYPE)
+        if fault.retry_after is not None:
+            headers.append(("Retry-After", _format_retry_after(fault.retry_after)))
+        return Answer(fault.http_status, headers, _html(fault.http_status, fault.http_reason()))
+
+    def _not_found(self, request: FakeRequest, status_code: int) -> Answer:
+        request.answered = f"http_{status_code}"
+        error = "Not Found" if status_code == 404 else "Method Not Allowed"
+        body = _dumps(
+            {
+                "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "status": status_code,
+                "error": error,
+                "path": request.path,
+            }
+        )
+        headers = self._headers()
+        if status_code == 405:
+            headers.append(("Allow", "POST" if request.path.endswith("Query") else "GET"))
+        return Answer(status_code, headers, body)
+
+    async def _route(self, request: FakeRequest) -> Answer:
+        path = request.path
+        voice_id = ""
+        kind = _QUERY_ROUTES.get(path)
+        is_query = kind is not None
+        if kind is None:
+            prefix, _, voice_id = path.rpartition("/")
+            kind = _SINGLE_ROUTES.get(prefix) if voice_id else None
+        if kind is None:
+            return self._not_found(request, 404)
+        if request.method != ("POST" if is_query else "GET"):
+            return self._not_found(request, 405)
+
+        status = self._authenticate(request.headers)
+        if status != "0":
+            request.answered = status
+            return self._json(_envelope(status))
+
+        for callback in list(self._callbacks):
+            result = callback(request)
+            if inspect.isawaitable(result):
+                await result
+
+        if not is_query:
+            request.answered = "0"
+            record = self._tables[kind].by_id.get(voice_id)
+            data = b"null" if record is None else self._tables[kind].encode(record)
+            return self._json(b'{"status":"0","reason":"success","data":' + data + b"}")
+        try:
+            body = self._query(kind, request.json)
+        except _Invalid as exc:
+            request.answered = exc.status
+            return self._json(_envelope(exc.status))
+        request.answered = "0"
+        return self._json(body)
+
+    def _authenticate(self, headers: dict[str, str]) -> str:
+        key = headers.get("api-key")
+        timestamp = headers.get("timestamp", "")
+        sign = headers.get("sign", "")
+        expected = compute_sign(self._api_key, self._api_secret, timestamp)
+        if key != self._api_key or not hmac.compare_digest(sign.encode(), expected.encode()):
+            return "-1"
+        if not _DIGITS.fullmatch(timestamp):
+            return "-16"
+        if abs(int(timestamp) - (time.time() + self.clock_skew)) > self.timestamp_tolerance:
+            return "-16"
+        return "0"
+
+    def _query(self, kind: RecordKind, body: Any) -> bytes:
+        if not isinstance(body, dict):
+            raise _Invalid("-22")
+        current = body.get("current")
+        size = body.get("size")
+        current = 1 if current is None else current
+        size = _DEFAULT_SIZE if size is None else size
+        if not _is_int(current) or current < 1:
+            raise _Invalid("-22")
+        if not _is_int(size) or not 1 <= size <= _MAX_SIZE:
+            raise _Invalid("-22")
+        params = body.get("params")
+        if not isinstance(params, dict):
+            raise _Invalid("-22")
+        start = parse_time(params.get("strTime"))
+        end = parse_time(params.get("endTime"))
+        if start is None or end is None or end < start:
+            raise _Invalid("-22")
+        if end - start > _MAX_WINDOW or start < self._now() - _RETENTION:
+            raise _Invalid("-25")
+        group = params.get("sipGroupName") or ""
+        phone = params.get("phoneName") or ""
+        if not isinstance(group, str) or not isinstance(phone, str):
+            raise _Invalid("-22")
+        if kind == "group":
+            group = phone = ""
+        return self._page(kind, to_micros(start), to_micros(end), group, phone, current, size)
+
+    def _page(
+        self, kind: RecordKind, low: int, high: int, group: str, phone: str, current: int, size: int
+    ) -> bytes:
+        key = (kind, low, high, group, phone, current, size)
+        cached = self._page_cache.get(key)
+        if cached is not None:
+            self._page_cache.move_to_end(key)
+            return cached
+
+        table = self._tables[kind]
+        left, right = table.window(low, high)
+        first = (current - 1) * size
+        chosen: Iterable[int]
+        if group or phone:
+            matches = self._filtered(table, kind, left, right, group, phone)
+            total = len(matches)
+            chosen = matches[first : first + size]
+        else:
+            total = right - left
+            last = min(first + size, total)
+            chosen = range(right - 1 - first, right - 1 - last, -1) if first < total else ()
+        records = table.records
+        body = b"".join(
+            (
+                b'{"status":"0","reason":"success","data":{"total":%d,"size":%d,"current":%d,'
+                b'"pages":%d,"searchCount":true,"records":['
+                % (total, size, current, math.ceil(total / size)),
+                b",".join([table.encode(records[index]) for index in chosen]),
+                b"]}}",
+            )
+        )
+
+        self._page_cache[key] = body
+        self._page_cache_bytes += len(body)
+        while self._page_cache_bytes > _PAGE_CACHE_BYTES and len(self._page_cache) > 1:
+            _, evicted = self._page_cache.popitem(last=False)
+            self._page_cache_bytes -= len(evicted)
+        return body
+
+    def _filtered(
+        self, table: _Table, kind: RecordKind, left: int, right: int, group: str, phone: str
+    ) -> list[int]:
+        """Return the indices of matching records in ``[left, right)``, newest first."""
+        key = (kind, left, right, group, phone)
+        matches = self._filter_cache.get(key)
+        if matches is None:
+            records = table.records
+            matches = [
+                index
+                for index in range(right - 1, left - 1, -1)
+                if (not group or records[index].get("sipGroupName") == group)
+                and (not phone or records[index].get("phoneName") == phone)
+            ]
+            self._filter_cache[key] = matches
+            if len(self._filter_cache) > _FILTER_CACHE_ENTRIES:
+                self._filter_cache.popitem(last=False)
+        return matches

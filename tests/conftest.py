@@ -1,0 +1,78 @@
+"""Shared fixtures: both async backends, a fake ITNIO server, clients over both transports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+import itniotech_async as itnio
+from itniotech_async.testing import FakeItnio
+
+KEY = "test-key"
+SECRET = "s3cr3t-never-shown"
+#: The fake's "now": tests use a fixed clock for the data set and the 2-month rule.
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+#: A 20-day window inside the fake's data.
+START = NOW - timedelta(days=25)
+END = NOW - timedelta(days=5)
+
+
+ClientFactory = Callable[..., itnio.ItnioClient]
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def fake() -> FakeItnio:
+    return FakeItnio(KEY, SECRET, seed=7, n_records=1500, days=60, now=NOW)
+
+
+@pytest.fixture(params=["in-process", "loopback"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def make_client(fake: FakeItnio, transport: str) -> AsyncIterator[ClientFactory]:
+    """Yield a factory of clients wired to ``fake`` over the chosen transport."""
+    opened: list[itnio.ItnioClient] = []
+    http_clients: list[httpx.AsyncClient] = []
+    if transport == "loopback":
+        async with fake.serve() as base_url:
+
+            def factory(**kwargs: object) -> itnio.ItnioClient:
+                kwargs.setdefault("retry_backoff", 0.001)
+                client = itnio.ItnioClient(KEY, SECRET, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+                opened.append(client)
+                return client
+
+            yield factory
+            for client in opened:
+                await client.aclose()
+    else:
+
+        def factory(**kwargs: object) -> itnio.ItnioClient:
+            kwargs.setdefault("retry_backoff", 0.001)
+            http = httpx.AsyncClient(transport=fake.transport)
+            http_clients.append(http)
+            client = itnio.ItnioClient(KEY, SECRET, http_client=http, **kwargs)  # type: ignore[arg-type]
+            opened.append(client)
+            return client
+
+        yield factory
+        for client in opened:
+            await client.aclose()
+        for http in http_clients:
+            await http.aclose()
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[itnio.ItnioClient]:
+    async with make_client() as c:
+        yield c
