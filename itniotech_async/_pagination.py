@@ -344,9 +344,10 @@ class _Walk(Generic[R]):
         page ``q`` (total ``T_q``) only if ``T_q - (q-1)*size > T_p - p*size``.
         The left side is known for the frontier; a page is dropped once its
         right side exceeds it by a lookahead's worth of records. Without calls
-        arriving that keeps the last lookahead of pages; with many arriving it
-        keeps more, plus RETAIN_EXTRA records. A later page that could still repeat a dropped one stops
-        the walk with PaginationError rather than risk it (see _dedupe).
+        arriving that keeps the last lookahead of pages; once they arrive it
+        keeps more, plus RETAIN_EXTRA records. A later page that could still
+        repeat a dropped one stops the walk with PaginationError rather than
+        risk it (see _dedupe).
         """
         size = self.size
         margin = LOOKAHEAD * self.concurrency * size
