@@ -69,10 +69,14 @@ class ServerClock:
         return f"ServerClock(offset={self.offset:+.1f})"
 
 
+# An envelope that says "timestamp expired" carries no data, so it is small:
+# longer bodies (pages of records) are not searched.
+_EXPIRED_MAX_BYTES = 4096
+
+
 def _is_expired(response: httpx.Response) -> bool:
     content = response.content
-    # Cheap test first: a body without "-16" anywhere cannot carry that status.
-    if b"-16" not in content:
+    if len(content) > _EXPIRED_MAX_BYTES or b"-16" not in content:
         return False
     try:
         body = json.loads(content)

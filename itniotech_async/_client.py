@@ -26,6 +26,7 @@ from ._errors import (
     TransportError,
     api_error,
 )
+from ._transport import AutoTransport
 from ._voice import VoiceResource
 
 __all__ = ["DEFAULT_BASE_URL", "ItnioClient"]
@@ -63,8 +64,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _loads(content: bytes) -> Any:
-    return json.loads(content)
+try:  # The "fast" extra: orjson parses the pages about twice as fast as json.
+    import orjson
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+    _DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, orjson.JSONDecodeError)
+except ImportError:  # pragma: no cover - depends on the install
+    _loads = json.loads
+    _DECODE_ERRORS = (ValueError,)
 
 
 class ItnioClient:
@@ -138,10 +145,8 @@ class ItnioClient:
         self.voice = VoiceResource(self)
 
     def _make_http(self, timeout: float | httpx.Timeout) -> httpx.AsyncClient:
-        limits = httpx.Limits(
-            max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
-        )
-        return httpx.AsyncClient(timeout=timeout, limits=limits)
+        transport = AutoTransport(max_connections=self.max_concurrency)
+        return httpx.AsyncClient(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         key = self._api_key[:4] + "..." if len(self._api_key) > 4 else "***"
@@ -279,7 +284,7 @@ class ItnioClient:
             raise error
         try:
             envelope = _loads(response.content)
-        except ValueError as exc:
+        except _DECODE_ERRORS as exc:
             raise ResponseDecodeError(f"{method} {path}: the body is not JSON") from exc
         if not isinstance(envelope, dict) or "status" not in envelope:
             raise ResponseDecodeError(f"{method} {path}: the body is not an ITNIO envelope")

@@ -1,10 +1,10 @@
 """The one cattrs :class:`~cattrs.Converter` that turns API JSON into records.
 
 The structuring function of each record class is generated once, when this
-module is imported, with the API's camelCase keys renamed to our snake_case
-fields, extra keys ignored (a new vendor field never breaks a user) and no
-detailed validation on the hot path: one small hook per field type does the
-parsing, and the client wraps any failure in
+module is imported, and registered on the converter: the API's camelCase keys
+map to our snake_case fields, extra keys are ignored (a new vendor field never
+breaks a user), and there is no detailed validation on the hot path: one small
+hook per field type does the parsing, and the client wraps any failure in
 :class:`~itniotech_async.ResponseValidationError`.
 
 The same converter unstructures records to JSON-ready dicts (times as ISO 8601
@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, override
 
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 
@@ -75,10 +74,13 @@ def _opt_datetime(value: object, _: object = None) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat lacks "Z"
-            text = text[:-1] + "+00:00"
-        return datetime.fromisoformat(text)
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            text = value.strip()
+            if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat lacks "Z"
+                text = text[:-1] + "+00:00"
+            return datetime.fromisoformat(text)
     raise ValueError(f"expected an ISO 8601 time, got {type(value).__name__}")
 
 
@@ -100,6 +102,78 @@ def _is_type(expected: object) -> Callable[[Any], bool]:
     return lambda tp: bool(tp == expected)
 
 
+# Money values repeat a lot (rates, costs): Decimals are immutable, so parsed
+# ones are shared through this cache, emptied whenever it grows past its cap.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_CAP = 8192
+
+
+def _cached_decimal(value: object) -> Decimal | None:
+    result = _opt_decimal(value)
+    if result is not None and isinstance(value, str):
+        if len(_DECIMALS) >= _DECIMALS_CAP:
+            _DECIMALS.clear()
+        _DECIMALS[value] = result
+    return result
+
+
+def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], Any], Any]:
+    """Generate, once, a flat structuring function for one record class.
+
+    The fast path does one ``.get`` per API key and handles the common shapes
+    inline: a non-empty ``str``, an ``int`` duration, a cached decimal, an ISO
+    time for ``datetime.fromisoformat``. Anything else goes to the field
+    type's hook, and if the fast path raises at all, the record is structured
+    again by the careful path (every field through its hook), which raises a
+    clear error for a value that really is bad. Missing keys read as ``None``
+    like empty strings; keys we do not know are never looked at. There is no
+    detailed validation here: this is the hot path of every stream.
+    """
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "fromiso": datetime.fromisoformat,
+        "decimals": _DECIMALS,
+        "cached_decimal": _cached_decimal,
+    }
+    fast, careful = [], []
+    for field in attrs.fields(cls):
+        hook = _FIELD_HOOKS[field.type]
+        hook_name = f"_{field.name}"
+        namespace[hook_name] = hook
+        get = f"g({_camel(field.name)!r})"
+        careful.append(f"        {field.name}={hook_name}({get}),")
+        if hook is _opt_str:
+            value = f"v if (v := {get}).__class__ is str and v else {hook_name}(v)"
+        elif hook is _opt_int:
+            value = f"v if (v := {get}).__class__ is int else {hook_name}(v)"
+        elif hook is _opt_decimal:
+            value = f"decimals[v] if (v := {get}) in decimals else cached_decimal(v)"
+        else:
+            value = f"fromiso(v) if (v := {get}).__class__ is str and v else {hook_name}(v)"
+        fast.append(f"        {field.name}={value},")
+    name = f"structure_{cls.__name__}"
+    source = "\n".join(
+        [
+            "def careful(o, _=None):",
+            "    g = o.get",
+            "    return cls(",
+            *careful,
+            "    )",
+            f"def {name}(o, _=None):",
+            "    g = o.get",
+            "    try:",
+            "        return cls(",
+            *("    " + line for line in fast),
+            "        )",
+            "    except Exception:",
+            "        return careful(o)",
+        ]
+    )
+    exec(compile(source, f"<itniotech_async generated {name}>", "exec"), namespace)
+    fn: Callable[[Mapping[str, Any], Any], Any] = namespace[name]
+    return fn
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
     for tp, hook in _FIELD_HOOKS.items():
@@ -108,10 +182,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(Decimal, str)
     for cls in (GroupCallRecord, SipCallRecord):
         attrs.resolve_types(cls)
-        renames: dict[str, Any] = {
-            f.name: override(rename=_camel(f.name)) for f in attrs.fields(cls)
-        }
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))
+        conv.register_structure_hook(cls, _make_structure_fn(cls))
     return conv
 
 
@@ -134,9 +205,9 @@ def structure_page(data: Any, cls: type[R]) -> Page[R]:
         raise ValueError(f"expected a list of records, got {type(raw).__name__}")
     structure = converter.get_structure_hook(cls)
     for item in raw:
-        if not isinstance(item, Mapping):
+        if item.__class__ is not dict and not isinstance(item, Mapping):
             raise ValueError(f"expected a record object, got {type(item).__name__}")
-    records = tuple(structure(item, cls) for item in raw)
+    records = tuple([structure(item, cls) for item in raw])
     return Page(
         records=records,
         total=_opt_int(data.get("total")) or 0,

@@ -392,7 +392,7 @@ class _Walk(Generic[R]):
             if vid is None:
                 keep.append(record)
                 continue
-            if vid in ids or any(vid in s for s in others):
+            if vid in ids or (others and any(vid in s for s in others)):
                 continue
             ids.add(vid)
             if boundaries and not self._first_at_boundary(record, vid, boundaries):

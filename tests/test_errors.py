@@ -137,3 +137,30 @@ async def test_errors_share_one_root() -> None:
         if isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, itnio.ItnioError)
     assert issubclass(itnio.InvalidArgumentError, ValueError)
+
+
+async def test_timeout_is_transport_error(fake: FakeItnio, anyio_backend: str) -> None:
+    """A request slower than the timeout raises TransportError ("timed out") after retries."""
+    fake.latency = 1.0
+    async with (
+        fake.serve() as url,
+        itnio.ItnioClient(
+            KEY, SECRET, base_url=url, timeout=0.1, max_retries=1, retry_backoff=0.001
+        ) as client,
+    ):
+        with pytest.raises(itnio.TransportError, match="timed out") as info:
+            await client.voice.record_sip("1")
+    assert isinstance(info.value.__cause__, httpx.TimeoutException)
+    assert fake.request_count == 2
+
+
+async def test_transport_follows_the_backend(fake: FakeItnio, anyio_backend: str) -> None:
+    """The client's own transport uses aiohttp on asyncio (when installed), httpx on trio."""
+    from itniotech_async._transport import AutoTransport, aiohttp_available
+
+    async with fake.serve() as url, itnio.ItnioClient(KEY, SECRET, base_url=url) as client:
+        assert await client.voice.record_sip("1") is None
+        transport = client._http._transport
+        assert isinstance(transport, AutoTransport)
+        via_aiohttp = transport._session is not None
+        assert via_aiohttp == (anyio_backend == "asyncio" and aiohttp_available())
