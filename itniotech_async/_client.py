@@ -34,8 +34,9 @@ __all__ = ["DEFAULT_BASE_URL", "ItnioClient"]
 logger = logging.getLogger("itniotech_async")
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
-_CONTENT_TYPE = "application/json;charset=UTF-8"
-_USER_AGENT = "itniotech-async"
+# The vendor asks for this Content-Type on every request, GET included.
+_HEADERS = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": "itniotech-async"}
+_URL_CACHE_SIZE = 64
 # A Retry-After longer than this is not waited out: the error is raised.
 _MAX_RETRY_AFTER = 60.0
 _MAX_BACKOFF = 30.0
@@ -140,6 +141,7 @@ class ItnioClient:
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._make_http(timeout)
         self._limiter: anyio.CapacityLimiter | None = None
+        self._urls: dict[str, httpx.URL] = {}
         self._task_group: TaskGroup | None = None
         self._closed = False
         self.voice = VoiceResource(self)
@@ -201,6 +203,17 @@ class ItnioClient:
 
     # -- requests ------------------------------------------------------------
 
+    def _url(self, path: str) -> httpx.URL:
+        # Parsing a URL is a good share of httpx's work per request: the query
+        # paths are few, so each is parsed once (single-record paths are many,
+        # so the cache is kept small).
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
+
     def _get_limiter(self) -> anyio.CapacityLimiter:
         # Made on first use: anyio primitives need a running event loop.
         if self._limiter is None:
@@ -216,17 +229,22 @@ class ItnioClient:
             raise ItnioError("this client is closed")
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self._http.build_request(
-            method,
-            self._base_url + path,
-            content=content,
-            headers={"Content-Type": _CONTENT_TYPE, "User-Agent": _USER_AGENT},
+            method, self._url(path), content=content, headers=_HEADERS
         )
         limiter = self._get_limiter()
         attempt = 0
         while True:
             try:
-                async with limiter:
+                # A free slot is taken without the two event-loop round trips
+                # that ``async with limiter`` makes; a busy one is waited for.
+                try:
+                    limiter.acquire_nowait()
+                except anyio.WouldBlock:
+                    await limiter.acquire()
+                try:
                     return await self._attempt(request, method, path, attempt)
+                finally:
+                    limiter.release()
             except _Retry as retry:
                 if attempt >= self.max_retries:
                     raise retry.error from retry.error.__cause__

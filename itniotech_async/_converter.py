@@ -103,18 +103,41 @@ def _is_type(expected: object) -> Callable[[Any], bool]:
 
 
 # Money values repeat a lot (rates, costs): Decimals are immutable, so parsed
-# ones are shared through this cache, emptied whenever it grows past its cap.
-_DECIMALS: dict[str, Decimal] = {}
-_DECIMALS_CAP = 8192
+# ones are shared through this cache, emptied whenever it grows past its cap
+# (a few MB at most).
+# Empty and missing values are "cached" too: they are most of the misses.
+_DECIMALS_EMPTY: dict[object, Decimal | None] = {"": None, None: None}
+_DECIMALS: dict[object, Decimal | None] = dict(_DECIMALS_EMPTY)
+_DECIMALS_CAP = 16384
 
 
 def _cached_decimal(value: object) -> Decimal | None:
-    result = _opt_decimal(value)
-    if result is not None and isinstance(value, str):
-        if len(_DECIMALS) >= _DECIMALS_CAP:
-            _DECIMALS.clear()
-        _DECIMALS[value] = result
-    return result
+    if isinstance(value, str) and value:
+        result = Decimal(value)
+        if result.is_finite():
+            if len(_DECIMALS) >= _DECIMALS_CAP:
+                _DECIMALS.clear()
+                _DECIMALS.update(_DECIMALS_EMPTY)
+            _DECIMALS[value] = result
+            return result
+    return _opt_decimal(value)
+
+
+def _init_only_stores(cls: type) -> bool:
+    """Whether attrs' __init__ of ``cls`` only stores its arguments in slots."""
+    return (
+        "__slots__" in cls.__dict__
+        and not any(hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__"))
+        and all(f.validator is None and f.converter is None and f.init for f in attrs.fields(cls))
+    )
+
+
+def _slot(cls: type, name: str) -> Any:
+    """The slot descriptor that holds attribute ``name`` of ``cls``."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    raise AttributeError(name)  # pragma: no cover - attrs always makes the slot
 
 
 def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], Any], Any]:
@@ -124,17 +147,24 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
     inline: a non-empty ``str``, an ``int`` duration, a cached decimal, an ISO
     time for ``datetime.fromisoformat``. Anything else goes to the field
     type's hook, and if the fast path raises at all, the record is structured
-    again by the careful path (every field through its hook), which raises a
-    clear error for a value that really is bad. Missing keys read as ``None``
-    like empty strings; keys we do not know are never looked at. There is no
-    detailed validation here: this is the hot path of every stream.
+    again by the careful path (every field through its hook, then the class's
+    own ``__init__``), which raises a clear error for a value that really is
+    bad. Missing keys read as ``None`` like empty strings; keys we do not know
+    are never looked at. There is no detailed validation here: this is the hot
+    path of every stream.
+
+    While attrs' ``__init__`` only stores its arguments (no validators,
+    converters or init hooks), the fast path fills the slots directly, which
+    costs half as much as the keyword call.
     """
     namespace: dict[str, Any] = {
         "cls": cls,
+        "new": object.__new__,
         "fromiso": datetime.fromisoformat,
         "decimals": _DECIMALS,
         "cached_decimal": _cached_decimal,
     }
+    direct = _init_only_stores(cls)
     fast, careful = [], []
     for field in attrs.fields(cls):
         hook = _FIELD_HOOKS[field.type]
@@ -150,26 +180,30 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
             value = f"decimals[v] if (v := {get}) in decimals else cached_decimal(v)"
         else:
             value = f"fromiso(v) if (v := {get}).__class__ is str and v else {hook_name}(v)"
-        fast.append(f"        {field.name}={value},")
+        if direct:
+            namespace[f"set_{field.name}"] = _slot(cls, field.name).__set__
+            fast.append(f"        set_{field.name}(r, {value})")
+        else:
+            fast.append(f"            {field.name}={value},")
+    if direct:
+        build = ["        r = new(cls)", *fast, "        return r"]
+    else:
+        build = ["        return cls(", *fast, "        )"]
     name = f"structure_{cls.__name__}"
-    source = "\n".join(
-        [
-            "def careful(o, _=None):",
-            "    g = o.get",
-            "    return cls(",
-            *careful,
-            "    )",
-            f"def {name}(o, _=None):",
-            "    g = o.get",
-            "    try:",
-            "        return cls(",
-            *("    " + line for line in fast),
-            "        )",
-            "    except Exception:",
-            "        return careful(o)",
-        ]
-    )
-    exec(compile(source, f"<itniotech_async generated {name}>", "exec"), namespace)
+    lines = [
+        "def careful(o, _=None):",
+        "    g = o.get",
+        "    return cls(",
+        *careful,
+        "    )",
+        f"def {name}(o, _=None):",
+        "    g = o.get",
+        "    try:",
+        *build,
+        "    except Exception:",
+        "        return careful(o)",
+    ]
+    exec(compile("\n".join(lines), f"<itniotech_async generated {name}>", "exec"), namespace)
     fn: Callable[[Mapping[str, Any], Any], Any] = namespace[name]
     return fn
 
@@ -204,10 +238,13 @@ def structure_page(data: Any, cls: type[R]) -> Page[R]:
     if not isinstance(raw, (list, tuple)):
         raise ValueError(f"expected a list of records, got {type(raw).__name__}")
     structure = converter.get_structure_hook(cls)
-    for item in raw:
-        if item.__class__ is not dict and not isinstance(item, Mapping):
-            raise ValueError(f"expected a record object, got {type(item).__name__}")
-    records = tuple([structure(item, cls) for item in raw])
+    try:
+        records = tuple([structure(item, cls) for item in raw])
+    except AttributeError:
+        for item in raw:
+            if not isinstance(item, Mapping):
+                raise ValueError(f"expected a record object, got {type(item).__name__}") from None
+        raise
     return Page(
         records=records,
         total=_opt_int(data.get("total")) or 0,

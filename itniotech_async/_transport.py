@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from typing import Any
 
 import httpx
@@ -53,6 +54,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
         self._httpx: httpx.AsyncHTTPTransport | None = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _ssl(self) -> ssl.SSLContext:
         if self._ssl_context is None:
@@ -77,9 +79,9 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 limit=self._max_connections, limit_per_host=0, ssl=self._ssl()
             )
             # httpx decodes the body (it sees Content-Encoding), so aiohttp must not.
-            session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, trust_env=True
-            )
+            # trust_env would make aiohttp look proxies up in a thread for every
+            # request: _proxy_for looks once per host, by the same rules.
+            session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
             # aiohttp silently resends an idempotent request once when a reused
             # connection drops; retries are the client's business (max_retries),
             # and there is no public switch for this one.
@@ -96,14 +98,16 @@ class AutoTransport(httpx.AsyncBaseTransport):
             for k, v in request.headers.raw
             if k.lower() not in _SKIP_HEADERS
         ]
+        url = request.url
         try:
             async with session.request(
                 request.method,
-                str(request.url),
+                str(url),
                 data=request.content or None,
                 headers=headers,
                 allow_redirects=False,
                 timeout=_timeout(request.extensions.get("timeout")),
+                proxy=self._proxy_for(url.scheme, url.host),
             ) as response:
                 body = await response.read()
         except Exception as exc:
@@ -118,6 +122,16 @@ class AutoTransport(httpx.AsyncBaseTransport):
             request=request,
             extensions=extensions,
         )
+
+    def _proxy_for(self, scheme: str, host: str) -> str | None:
+        """The proxy the environment names for this scheme and host, looked up once."""
+        key = (scheme, host)
+        if key not in self._proxies:
+            proxy = urllib.request.getproxies().get(scheme)
+            if proxy and urllib.request.proxy_bypass(host):
+                proxy = None
+            self._proxies[key] = proxy or None
+        return self._proxies[key]
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -1,0 +1,129 @@
+"""The generated structuring functions agree with the plain per-field hooks, bad values included."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given, settings
+
+from itniotech_async import GroupCallRecord, SipCallRecord
+from itniotech_async import _converter as conv
+
+RECORD_TYPES = [GroupCallRecord, SipCallRecord]
+
+VALUES: dict[object, st.SearchStrategy[Any]] = {
+    str | None: st.one_of(
+        st.none(),
+        st.just(""),
+        st.text(max_size=8),
+        st.integers(),
+        st.lists(st.integers(), max_size=1),
+    ),
+    int | None: st.one_of(
+        st.none(),
+        st.just(""),
+        st.integers(-5, 10**6),
+        st.sampled_from(["7", " 8 ", "x", "1.5"]),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+    ),
+    Decimal | None: st.one_of(
+        st.none(),
+        st.just(""),
+        st.sampled_from(["0", "0.0752", "2", "1.2793", " 3.5 ", "NaN", "Infinity", "abc", "1e3"]),
+        st.integers(-100, 100),
+        st.floats(allow_nan=False, allow_infinity=False, width=32),
+        st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+    ),
+    datetime | None: st.one_of(
+        st.none(),
+        st.just(""),
+        st.sampled_from(
+            [
+                "2022-01-18T14:42:40+08:00",
+                "2026-03-01T00:00:00Z",
+                "2026-03-01T00:00:00+05:30",
+                "2026-03-01 10:00:00+00:00",
+                "2026-03-01T10:00:00",
+                "yesterday",
+            ]
+        ),
+        st.integers(),
+    ),
+}
+
+
+def reference(data: dict[str, Any], cls: type[Any]) -> Any:
+    """What structuring must give: each field through its type's hook, then the class."""
+    return cls(
+        **{
+            f.name: conv._FIELD_HOOKS[f.type](data.get(conv._camel(f.name)))
+            for f in attrs.fields(cls)
+        }
+    )
+
+
+@st.composite
+def api_records(draw: st.DrawFn, cls: type[Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for f in attrs.fields(cls):
+        if draw(st.booleans()):
+            data[conv._camel(f.name)] = draw(VALUES[f.type])
+    if draw(st.booleans()):
+        data["someNewVendorField"] = draw(st.text(max_size=3))
+    return data
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES)
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_generated_matches_reference(cls: type[Any], data: st.DataObject) -> None:
+    """Same record, or an error for both, whatever the field values."""
+    record = data.draw(api_records(cls))
+    try:
+        want = reference(record, cls)
+    except Exception:
+        with pytest.raises(Exception):  # noqa: B017 - any clear error will do
+            conv.structure_record(record, cls)
+        return
+    got = conv.structure_record(record, cls)
+    assert got == want
+    assert type(got) is cls
+    for name in ("cost", "rate", "settle_pay"):
+        value = getattr(got, name)
+        assert value is None or (isinstance(value, Decimal) and value.is_finite())
+
+
+def test_slots_are_filled_only_for_plain_init() -> None:
+    """A class whose __init__ does more than store values is built through __init__."""
+    calls: list[str | None] = []
+
+    @attrs.frozen(kw_only=True)
+    class Hooked(SipCallRecord):
+        def __attrs_post_init__(self) -> None:
+            calls.append(self.voice_id)
+
+    attrs.resolve_types(Hooked)
+    assert conv._init_only_stores(SipCallRecord)
+    assert not conv._init_only_stores(Hooked)
+    structure = conv._make_structure_fn(Hooked)
+    got = structure({"voiceId": "1", "cost": "0.5", "callDuration": 3}, None)
+    assert calls == ["1"]
+    assert got == Hooked(voice_id="1", cost=Decimal("0.5"), call_duration=3)
+
+
+def test_decimal_cache_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decimal cache never exceeds its cap and always gives the parsed value."""
+    monkeypatch.setattr(conv, "_DECIMALS_CAP", 50)
+    for i in range(500):
+        text = f"{i}.{i % 7}"
+        rec = conv.structure_record({"cost": text, "settlePay": ""}, SipCallRecord)
+        assert rec.cost == Decimal(text)
+        assert rec.settle_pay is None
+        assert len(conv._DECIMALS) <= 50
+    assert conv._DECIMALS[""] is None
