@@ -164,3 +164,17 @@ async def test_transport_follows_the_backend(fake: FakeItnio, anyio_backend: str
         assert isinstance(transport, AutoTransport)
         via_aiohttp = transport._session is not None
         assert via_aiohttp == (anyio_backend == "asyncio" and aiohttp_available())
+
+
+async def test_httpx_transport_on_asyncio(fake: FakeItnio, anyio_backend: str) -> None:
+    """Without aiohttp the client's transport is httpx's own, on either backend."""
+    from itniotech_async._transport import AutoTransport
+
+    transport = AutoTransport(max_connections=4, use_aiohttp=False)
+    fake.add_fault(Fault.drop())
+    async with fake.serve() as url, httpx.AsyncClient(transport=transport) as http:
+        client = itnio.ItnioClient(KEY, SECRET, base_url=url, http_client=http)
+        page = await client.voice.record_sip_query(START, END)
+        assert page.total > 0
+        assert fake.request_count == 2  # the dropped connection was retried
+        assert transport._session is None
