@@ -37,9 +37,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
+import httpx
 
-from itniotech_async import ItnioClient, SipCallRecord
+from itniotech_async import ItnioClient, SipCallRecord, _client
 from itniotech_async._auth import compute_sign
+from itniotech_async._transport import AutoTransport
 
 __all__ = [
     "API_KEY",
@@ -234,17 +236,48 @@ async def sdk_walk_with(
     end: datetime,
     concurrency: int,
     sink: Callable[[SipCallRecord], None],
+    *,
+    bare: bool = False,
 ) -> float:
-    """The SDK's ``async with stream as records`` form; ``sink`` gets each record."""
-    async with ItnioClient(
-        API_KEY, API_SECRET, base_url=base_url, max_concurrency=concurrency
-    ) as client:
-        stream = client.voice.iter_sip_records(start, end)
-        began = time.perf_counter()
-        async with stream as records:
-            async for record in records:
-                sink(record)
-        return time.perf_counter() - began
+    """The SDK's ``async with stream as records`` form; ``sink`` gets each record.
+
+    ``bare`` measures the install without the ``fast`` extra: the stdlib json
+    parser and httpx's own transport (the rest of the path is the same code).
+    """
+    with bare_install(bare):
+        http = (
+            httpx.AsyncClient(
+                transport=AutoTransport(max_connections=concurrency, use_aiohttp=False)
+            )
+            if bare
+            else None
+        )
+        async with ItnioClient(
+            API_KEY, API_SECRET, base_url=base_url, max_concurrency=concurrency, http_client=http
+        ) as client:
+            stream = client.voice.iter_sip_records(start, end)
+            began = time.perf_counter()
+            async with stream as records:
+                async for record in records:
+                    sink(record)
+            elapsed = time.perf_counter() - began
+        if http is not None:
+            await http.aclose()
+        return elapsed
+
+
+@contextmanager
+def bare_install(active: bool) -> Iterator[None]:
+    """While active, the client parses JSON with the stdlib, as without orjson."""
+    if not active:
+        yield
+        return
+    saved = _client._loads, _client._DECODE_ERRORS
+    _client._loads, _client._DECODE_ERRORS = json.loads, (ValueError,)
+    try:
+        yield
+    finally:
+        _client._loads, _client._DECODE_ERRORS = saved
 
 
 async def sdk_walk_for(

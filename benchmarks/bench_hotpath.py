@@ -8,7 +8,9 @@ A fake server in its own process holds exactly 30,000 SIP records (300 pages
 of 100) and answers at once. Three walks of the whole range, concurrency 8,
 run interleaved, ``--repeat`` times each (median):
 
-- the SDK yielding typed records (``async with stream as records``);
+- the SDK yielding typed records (``async with stream as records``), as
+  installed with the ``fast`` extra the README recommends, and beside it the
+  bare install (stdlib json, httpx's own transport);
 - a typical modern stack: httpx + pydantic v2 models of the record with the
   same field types, ``asyncio.gather`` behind a semaphore,
   ``model_validate_json`` on each page body;
@@ -68,6 +70,7 @@ from itniotech_async._converter import structure_page
 
 RECORDS = 30_000
 SDK = "SDK, async with stream (typed records)"
+SDK_BARE = "SDK, bare install (json, httpx transport)"
 PYDANTIC = "httpx + pydantic v2 + gather"
 FLOOR = "aiohttp + orjson + gather (dicts)"
 
@@ -165,6 +168,12 @@ def _variants(server: FakeServer, concurrency: int) -> list[tuple[str, Walk, int
 
         return sdk_walk_with(url, start, end, concurrency, sink)
 
+    def sdk_bare(ids: list[str]) -> Coroutine[Any, Any, float]:
+        def sink(record: SipCallRecord) -> None:
+            ids.append(record.voice_id or "")
+
+        return sdk_walk_with(url, start, end, concurrency, sink, bare=True)
+
     def pydantic(ids: list[str]) -> Coroutine[Any, Any, float]:
         def sink(records: Sequence[PydSipRecord]) -> None:
             for record in records:
@@ -179,7 +188,12 @@ def _variants(server: FakeServer, concurrency: int) -> list[tuple[str, Walk, int
 
         return aiohttp_walk(url, start, end, concurrency, floor_parse, sink)
 
-    return [(SDK, sdk, None), (PYDANTIC, pydantic, None), (FLOOR, floor, None)]
+    return [
+        (SDK, sdk, None),
+        (SDK_BARE, sdk_bare, None),
+        (PYDANTIC, pydantic, None),
+        (FLOOR, floor, None),
+    ]
 
 
 async def _one_page(server: FakeServer) -> bytes:
@@ -310,9 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.profile:
             _profile(server, args.concurrency)
 
-    sdk, pyd, floor = (median_runs(results[name]) for name in (SDK, PYDANTIC, FLOOR))
+    sdk, bare, pyd, floor = (
+        median_runs(results[name]) for name in (SDK, SDK_BARE, PYDANTIC, FLOOR)
+    )
     rows = []
-    for name, wall in ((SDK, sdk), (PYDANTIC, pyd), (FLOOR, floor)):
+    for name, wall in ((SDK, sdk), (SDK_BARE, bare), (PYDANTIC, pyd), (FLOOR, floor)):
         runs = results[name]
         spread = f"{min(r.seconds for r in runs):.3f}..{max(r.seconds for r in runs):.3f}"
         rows.append(
@@ -333,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     goals = [
         ("SDK time / floor time <= 2.5", sdk / floor, sdk / floor <= 2.5),
         ("SDK throughput / httpx+pydantic >= 2.0", pyd / sdk, pyd / sdk >= 2.0),
+        ("(bare install) SDK time / floor <= 2.5", bare / floor, bare / floor <= 2.5),
+        ("(bare install) SDK / httpx+pydantic >= 2.0", pyd / bare, pyd / bare >= 2.0),
     ]
     print_table(
         ["goal", "measured", "verdict"],
