@@ -78,8 +78,8 @@ T = TypeVar("T")
 # A page fetched from an older snapshot than its predecessor is fetched again
 # at most this many times before the walk gives up with PaginationError.
 MAX_REFETCH = 8
-# Ordered walks keep at most this many pages per unit of concurrency in
-# flight or fetched-but-not-yet-yielded.
+# A walk keeps at most this many pages per unit of concurrency in flight,
+# held back for order, or waiting for the consumer.
 LOOKAHEAD = 3
 # Ids of at least this many records beyond the lookahead are kept while calls
 # arrive, so that arrivals outpacing small pages do not stop the walk.
@@ -232,7 +232,9 @@ class _Walk(Generic[R]):
         return self._may_start(window, 1)
 
     def _may_start(self, window: _Window, page: int) -> bool:
-        if self.ordered and self.held + self.in_flight >= LOOKAHEAD * self.concurrency:
+        # Pages in flight, held for order, or waiting for the consumer: all
+        # count, so a consumer slower than the network bounds the walk.
+        if self.held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
             return False
         if self.limit is None:
             return True
