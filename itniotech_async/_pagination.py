@@ -59,6 +59,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -143,6 +144,7 @@ class _Job:
     window: _Window
     page: int
     refetched: bool
+    requesting: bool = True  # its request is still out
 
 
 class _Walk(Generic[R]):
@@ -174,7 +176,8 @@ class _Walk(Generic[R]):
         self._timeless_seen: set[str] = set()
         self.ready: deque[Page[R]] = deque()
         self.error: BaseException | None = None
-        self.in_flight = 0
+        self.in_flight = 0  # pages started and not yet done
+        self.requesting = 0  # of those, the ones whose request is still out
         self.held = 0  # pages fetched but not yet yielded (ordered)
         self.emitted = 0
         self.pages_fetched = 0
@@ -207,7 +210,7 @@ class _Walk(Generic[R]):
 
     def next_job(self) -> _Job | None:
         """The next request to start, or ``None`` if none may start now."""
-        if self.finished or self.in_flight >= self.concurrency:
+        if self.finished or self.requesting >= self.concurrency:
             return None
         for w in self.windows:
             if w.done:
@@ -251,11 +254,19 @@ class _Walk(Generic[R]):
             window.next_page = page + 1
         window.in_flight.add(page)
         self.in_flight += 1
+        self.requesting += 1
         return _Job(window, page, refetched)
 
     # -- results -------------------------------------------------------------
 
+    def request_done(self, job: _Job) -> None:
+        """The job's request is answered (its page may still be being parsed)."""
+        if job.requesting:
+            job.requesting = False
+            self.requesting -= 1
+
     def job_done(self, job: _Job, page: Page[R]) -> None:
+        self.request_done(job)
         w = job.window
         w.in_flight.discard(job.page)
         self.in_flight -= 1
@@ -277,6 +288,7 @@ class _Walk(Generic[R]):
         self._close_finished_windows()
 
     def job_failed(self, job: _Job, error: BaseException) -> None:
+        self.request_done(job)
         job.window.in_flight.discard(job.page)
         self.in_flight -= 1
         if self.error is None:
@@ -436,12 +448,21 @@ class _Walk(Generic[R]):
 
     # -- drivers -------------------------------------------------------------
 
-    async def _fetch(self, job: _Job) -> None:
+    async def _fetch(self, job: _Job, tg: TaskGroup) -> None:
         w = job.window
+        voice = self._client.voice
         try:
-            page = await self._client.voice.fetch_page(
-                self._endpoint, w.start, w.end, job.page, self.size, self._filters
-            )
+            try:
+                data = await voice.fetch_page_data(
+                    self._endpoint, w.start, w.end, job.page, self.size, self._filters
+                )
+            finally:
+                self.request_done(job)
+            # Refill the request slot before the CPU work of structuring the
+            # page, and let the new request go out while this one is parsed.
+            self._start_jobs(tg)
+            await anyio.lowlevel.checkpoint()
+            page = voice.parse_page(self._endpoint, data, job.page, self.size)
         except Exception as exc:
             self.job_failed(job, exc)
         else:
@@ -452,7 +473,7 @@ class _Walk(Generic[R]):
 
     def _start_jobs(self, tg: TaskGroup) -> None:
         while (job := self.next_job()) is not None:
-            tg.start_soon(self._fetch, job)
+            tg.start_soon(self._fetch, job, tg)
 
     async def _wait(self) -> None:
         if self.wake is not None:

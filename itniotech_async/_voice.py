@@ -279,8 +279,24 @@ class VoiceResource:
         filters: Mapping[str, str],
     ) -> Page[R]:
         """Fetch one page with arguments already checked (used by the streams too)."""
+        data = await self.fetch_page_data(endpoint, start, end, page, size, filters)
+        return self.parse_page(endpoint, data, page, size)
+
+    async def fetch_page_data(
+        self,
+        endpoint: Endpoint[R],
+        start: datetime,
+        end: datetime,
+        page: int,
+        size: int,
+        filters: Mapping[str, str],
+    ) -> Any:
+        """The ``data`` of one page's answer, not yet structured."""
         body = query_body(start, end, page, size, filters)
-        data = await self._client.request("POST", endpoint.query_path, body)
+        return await self._client.request("POST", endpoint.query_path, body)
+
+    def parse_page(self, endpoint: Endpoint[R], data: Any, page: int, size: int) -> Page[R]:
+        """Structure the ``data`` of a page answer into a :class:`Page`."""
         if data is None:
             return Page(records=(), total=0, pages=0, current=page, size=size)
         return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
