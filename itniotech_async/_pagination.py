@@ -71,7 +71,7 @@ from ._voice import MAX_WINDOW, Endpoint
 if TYPE_CHECKING:
     from ._client import ItnioClient
 
-__all__ = ["PageStream", "RecordStream", "plan_pages", "split_windows"]
+__all__ = ["PageStream", "RecordStream", "StreamQuery", "plan_pages", "split_windows"]
 
 R = TypeVar("R", bound=CallRecord)
 T = TypeVar("T")
@@ -139,6 +139,20 @@ class _Window:
         return max(0, min(size, self.total - (page - 1) * size))
 
 
+@attrs.frozen
+class StreamQuery(Generic[R]):
+    """What a stream walks: one endpoint over ``[start, end]``, and how."""
+
+    endpoint: Endpoint[R]
+    start: datetime
+    end: datetime
+    filters: Mapping[str, str]
+    page_size: int
+    concurrency: int
+    limit: int | None
+    ordered: bool
+
+
 @attrs.define(eq=False)
 class _Job:
     window: _Window
@@ -150,26 +164,17 @@ class _Job:
 class _Walk(Generic[R]):
     """The state of one walk over a range; synchronous, moved by the drivers."""
 
-    def __init__(
-        self,
-        client: ItnioClient,
-        endpoint: Endpoint[R],
-        start: datetime,
-        end: datetime,
-        filters: Mapping[str, str],
-        size: int,
-        concurrency: int,
-        limit: int | None,
-        ordered: bool,
-    ) -> None:
+    def __init__(self, client: ItnioClient, query: StreamQuery[R]) -> None:
         self._client = client
-        self._endpoint = endpoint
-        self._filters = dict(filters)
-        self.size = size
-        self.concurrency = concurrency
-        self.limit = limit
-        self.ordered = ordered
-        self.windows = [_Window(i, lo, hi) for i, (lo, hi) in enumerate(split_windows(start, end))]
+        self._endpoint = query.endpoint
+        self._filters = dict(query.filters)
+        self.size = query.page_size
+        self.concurrency = query.concurrency
+        self.limit = query.limit
+        self.ordered = query.ordered
+        self.windows = [
+            _Window(i, lo, hi) for i, (lo, hi) in enumerate(split_windows(query.start, query.end))
+        ]
         bounds = [w.start for w in self.windows[1:]]
         self._boundaries = [(b - _NEAR, b + _NEAR) for b in bounds]
         self._boundary_seen: list[set[str]] = [set() for _ in bounds]
@@ -595,20 +600,9 @@ class _Iterator(Generic[R, T]):
 class _Stream(Generic[R, T]):
     _flatten: bool
 
-    def __init__(
-        self,
-        client: ItnioClient,
-        endpoint: Endpoint[R],
-        start: datetime,
-        end: datetime,
-        filters: Mapping[str, str],
-        page_size: int,
-        concurrency: int,
-        limit: int | None,
-        ordered: bool,
-    ) -> None:
+    def __init__(self, client: ItnioClient, query: StreamQuery[R]) -> None:
         self._client = client
-        self._args = (endpoint, start, end, filters, page_size, concurrency, limit, ordered)
+        self._query = query
         self._walk: _Walk[R] | None = None
         # Only the ``async with`` form keeps its iterator: plain ``async for``
         # must be able to drop it (see _Iterator.__del__).
@@ -618,7 +612,7 @@ class _Stream(Generic[R, T]):
     def _new_walk(self) -> _Walk[R]:
         if self._client.is_closed:
             raise ItnioError("this client is closed")
-        self._walk = _Walk(self._client, *self._args)
+        self._walk = _Walk(self._client, self._query)
         return self._walk
 
     # -- progress (for progress bars; no extra requests) ---------------------
@@ -646,7 +640,7 @@ class _Stream(Generic[R, T]):
     @property
     def windows(self) -> int:
         """How many windows of at most 31 days the range was split into."""
-        return len(split_windows(self._args[1], self._args[2]))
+        return len(split_windows(self._query.start, self._query.end))
 
     # -- plain ``async for`` -------------------------------------------------
 
@@ -718,10 +712,7 @@ class RecordStream(_Stream[R, R]):
 
     def pages(self) -> PageStream[R]:
         """The same walk, yielding each page (its duplicates removed) as a :class:`Page`."""
-        endpoint, start, end, filters, size, concurrency, limit, ordered = self._args
-        return PageStream(
-            self._client, endpoint, start, end, filters, size, concurrency, limit, ordered
-        )
+        return PageStream(self._client, self._query)
 
 
 class PageStream(_Stream[R, Page[R]]):

@@ -228,7 +228,7 @@ class VoiceResource:
         limit: int | None,
         ordered: bool,
     ) -> RecordStream[R]:
-        from ._pagination import RecordStream
+        from ._pagination import RecordStream, StreamQuery
 
         start, end = check_range(start, end)
         check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
@@ -239,9 +239,8 @@ class VoiceResource:
             check_int("limit", limit, 1)
         if not isinstance(ordered, bool):
             raise InvalidArgumentError(f"ordered must be a bool, got {ordered!r}")
-        return RecordStream(
-            self._client, endpoint, start, end, filters, page_size, concurrency, limit, ordered
-        )
+        query = StreamQuery(endpoint, start, end, filters, page_size, concurrency, limit, ordered)
+        return RecordStream(self._client, query)
 
     async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
         path = endpoint.record_path + check_voice_id(voice_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 
@@ -41,35 +42,24 @@ def transport(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def make_client(fake: FakeItnio, transport: str) -> AsyncIterator[ClientFactory]:
     """Yield a factory of clients wired to ``fake`` over the chosen transport."""
-    opened: list[itnio.ItnioClient] = []
-    http_clients: list[httpx.AsyncClient] = []
-    if transport == "loopback":
-        async with fake.serve() as base_url:
-
-            def factory(**kwargs: object) -> itnio.ItnioClient:
-                kwargs.setdefault("retry_backoff", 0.001)
-                client = itnio.ItnioClient(KEY, SECRET, base_url=base_url, **kwargs)  # type: ignore[arg-type]
-                opened.append(client)
-                return client
-
-            yield factory
-            for client in opened:
-                await client.aclose()
-    else:
+    async with contextlib.AsyncExitStack() as stack:
+        base_url = (
+            await stack.enter_async_context(fake.serve()) if transport == "loopback" else None
+        )
 
         def factory(**kwargs: object) -> itnio.ItnioClient:
             kwargs.setdefault("retry_backoff", 0.001)
-            http = httpx.AsyncClient(transport=fake.transport)
-            http_clients.append(http)
-            client = itnio.ItnioClient(KEY, SECRET, http_client=http, **kwargs)  # type: ignore[arg-type]
-            opened.append(client)
+            if base_url is not None:
+                kwargs["base_url"] = base_url
+            else:
+                http = httpx.AsyncClient(transport=fake.transport)
+                stack.push_async_callback(http.aclose)
+                kwargs["http_client"] = http
+            client = itnio.ItnioClient(KEY, SECRET, **kwargs)  # type: ignore[arg-type]
+            stack.push_async_callback(client.aclose)
             return client
 
         yield factory
-        for client in opened:
-            await client.aclose()
-        for http in http_clients:
-            await http.aclose()
 
 
 @pytest.fixture

@@ -35,11 +35,6 @@ IST = timezone(timedelta(hours=5, minutes=30))
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def fake() -> FakeItnio:
     return FakeItnio(KEY, SECRET, seed=7, n_records=300, days=60, now=NOW)

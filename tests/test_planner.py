@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 
 from itniotech_async import Page, SipCallRecord
-from itniotech_async._pagination import _Job, _Walk, plan_pages, split_windows
+from itniotech_async._pagination import StreamQuery, _Job, _Walk, plan_pages, split_windows
 from itniotech_async._voice import MAX_WINDOW, SIP
 
 UTC = timezone.utc
@@ -106,17 +106,8 @@ def drive(walk: _Walk[Any], live: LiveSet, rng: random.Random, arrivals: float) 
 
 
 def make_walk(size: int, concurrency: int, limit: int | None, ordered: bool) -> _Walk[Any]:
-    return _Walk(
-        None,  # type: ignore[arg-type]  # never fetches: driven by hand
-        SIP,
-        BASE,
-        BASE + timedelta(days=1),
-        {},
-        size,
-        concurrency,
-        limit,
-        ordered,
-    )
+    query = StreamQuery(SIP, BASE, BASE + timedelta(days=1), {}, size, concurrency, limit, ordered)
+    return _Walk(None, query)  # type: ignore[arg-type]  # never fetches: driven by hand
 
 
 @settings(max_examples=300, deadline=None)
