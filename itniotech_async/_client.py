@@ -101,7 +101,7 @@ class ItnioClient:
         api_secret: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = 30.0,
+        timeout: float | httpx.Timeout | None = 30.0,
         max_retries: int = 3,
         max_concurrency: int = 8,
         http_client: httpx.AsyncClient | None = None,
@@ -125,6 +125,7 @@ class ItnioClient:
             raise InvalidArgumentError(f"invalid base_url {base_url!r}") from exc
         if url.scheme not in ("http", "https") or not url.host:
             raise InvalidArgumentError(f"base_url must be an http(s) URL, got {base_url!r}")
+        _check_timeout(timeout)
         _check_int("max_retries", max_retries, 0)
         _check_int("max_concurrency", max_concurrency, 1)
         if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
@@ -134,8 +135,8 @@ class ItnioClient:
 
         self._api_key = api_key
         self._base_url = str(url).rstrip("/")
-        self.max_retries = max_retries
-        self.max_concurrency = max_concurrency
+        self._max_retries = max_retries
+        self._max_concurrency = max_concurrency
         self._retry_backoff = float(retry_backoff)
         self._auth = ItnioAuth(api_key, api_secret, ServerClock())
         self._owns_http = http_client is None
@@ -146,13 +147,23 @@ class ItnioClient:
         self._closed = False
         self.voice = VoiceResource(self)
 
-    def _make_http(self, timeout: float | httpx.Timeout) -> httpx.AsyncClient:
+    def _make_http(self, timeout: float | httpx.Timeout | None) -> httpx.AsyncClient:
         transport = AutoTransport(max_connections=self.max_concurrency)
         return httpx.AsyncClient(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         key = self._api_key[:4] + "..." if len(self._api_key) > 4 else "***"
         return f"<ItnioClient base_url={self._base_url!r} api_key={key!r}>"
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request may be retried."""
+        return self._max_retries
+
+    @property
+    def max_concurrency(self) -> int:
+        """The cap on requests in flight across the whole client."""
+        return self._max_concurrency
 
     @property
     def base_url(self) -> str:
@@ -220,7 +231,7 @@ class ItnioClient:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
-    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Send one signed request with retries; return the envelope's ``data``.
 
         ``path`` is relative to the base URL, such as ``/voice/recordSipQuery``.
@@ -246,7 +257,7 @@ class ItnioClient:
                 finally:
                     limiter.release()
             except _Retry as retry:
-                if attempt >= self.max_retries:
+                if attempt >= self._max_retries:
                     raise retry.error from retry.error.__cause__
                 delay = self._backoff(attempt, retry.retry_after)
                 if delay is None:
@@ -258,7 +269,7 @@ class ItnioClient:
                     path,
                     retry.error,
                     attempt,
-                    self.max_retries,
+                    self._max_retries,
                     delay,
                 )
                 await anyio.sleep(delay)
@@ -326,6 +337,19 @@ class ItnioClient:
 def _chain(error: ItnioError, cause: BaseException) -> ItnioError:
     error.__cause__ = cause
     return error
+
+
+def _check_timeout(timeout: object) -> None:
+    if timeout is None or isinstance(timeout, httpx.Timeout):  # None: no timeout, as in httpx
+        return
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not 0 < timeout < float("inf")
+    ):
+        raise InvalidArgumentError(
+            f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}"
+        )
 
 
 def _check_int(name: str, value: object, minimum: int) -> None:

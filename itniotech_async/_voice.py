@@ -244,7 +244,7 @@ class VoiceResource:
 
     async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
         path = endpoint.record_path + check_voice_id(voice_id)
-        data = await self._client.request("GET", path)
+        data = await self._client._request("GET", path)
         if data is None:
             return None
         return _structure(structure_record, data, endpoint.record_type, "GET", path)
@@ -292,7 +292,7 @@ class VoiceResource:
     ) -> Any:
         """The ``data`` of one page's answer, not yet structured."""
         body = query_body(start, end, page, size, filters)
-        return await self._client.request("POST", endpoint.query_path, body)
+        return await self._client._request("POST", endpoint.query_path, body)
 
     def parse_page(self, endpoint: Endpoint[R], data: Any, page: int, size: int) -> Page[R]:
         """Structure the ``data`` of a page answer into a :class:`Page`."""

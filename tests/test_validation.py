@@ -114,6 +114,9 @@ def test_default_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
         {"max_retries": -1},
         {"max_concurrency": 0},
         {"retry_backoff": -1},
+        {"timeout": 0},
+        {"timeout": -5},
+        {"timeout": "30"},
         {"http_client": object()},
     ],
 )
