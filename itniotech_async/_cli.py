@@ -22,6 +22,7 @@ leaves neither a partial file nor the temporary one behind.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import csv
 import io
@@ -674,7 +675,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _enable_debug_logging()
     try:
         _dispatch(args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Python 3.10's event loop surfaces Ctrl-C as the main task's cancellation.
         return _fail(args, "interrupted", EXIT_INTERRUPTED)
     except (UsageError, InvalidArgumentError) as exc:
         return _fail(args, f"error: {exc}", EXIT_USAGE)

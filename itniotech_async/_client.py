@@ -8,15 +8,15 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
 import anyio
 import httpx
-from anyio.abc import TaskGroup
 
 from ._auth import ItnioAuth, ServerClock
+from ._background import Background
 from ._errors import (
     HttpStatusError,
     InvalidArgumentError,
@@ -113,6 +113,11 @@ class ItnioClient:
             raise InvalidArgumentError(
                 "missing API key: pass api_key or set the ITNIO_API_KEY environment variable"
             )
+        if not (api_key.isascii() and api_key.isprintable()) or any(c.isspace() for c in api_key):
+            raise InvalidArgumentError(
+                "the API key has characters that cannot be sent in a header "
+                "(it must be printable ASCII without spaces)"
+            )
         if not api_secret or not isinstance(api_secret, str):
             raise InvalidArgumentError(
                 "missing API secret: pass api_secret or set the ITNIO_API_SECRET "
@@ -143,7 +148,8 @@ class ItnioClient:
         self._http = http_client if http_client is not None else self._make_http(timeout)
         self._limiter: anyio.CapacityLimiter | None = None
         self._urls: dict[str, httpx.URL] = {}
-        self._task_group: TaskGroup | None = None
+        self._producers: set[Background] = set()
+        self._entered = False
         self._closed = False
         self.voice = VoiceResource(self)
 
@@ -178,11 +184,14 @@ class ItnioClient:
     # -- lifecycle -----------------------------------------------------------
 
     async def __aenter__(self) -> ItnioClient:
+        # The client is a plain resource: it opens no task group, so it may be
+        # entered in one task and closed in another, and user code may yield
+        # inside it (see _background).
         if self._closed:
             raise ItnioError("this client is closed")
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
+        if self._entered:
+            raise ItnioError("this client is already open: use one `async with` per client")
+        self._entered = True
         return self
 
     async def __aexit__(
@@ -191,20 +200,22 @@ class ItnioClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        task_group, self._task_group = self._task_group, None
-        try:
-            if task_group is not None:
-                # Streams still running in the client's scope stop here.
-                task_group.cancel_scope.cancel()
-                await task_group.__aexit__(None, None, None)
-        finally:
-            await self.aclose()
+        await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client this client made (never one passed in)."""
+        """Stop the client's running streams and close the HTTP client it made.
+
+        An ``http_client`` passed in is never closed. Streams still running
+        raise :class:`ItnioError` in their consumers.
+        """
         if self._closed:
             return
         self._closed = True
+        producers = list(self._producers)
+        for producer in producers:
+            producer.cancel()
+        for producer in producers:
+            await producer.join()
         if self._owns_http:
             await self._http.aclose()
 
@@ -238,6 +249,8 @@ class ItnioClient:
         """
         if self._closed:
             raise ItnioError("this client is closed")
+        if self._http.is_closed:
+            raise ItnioError("the http_client passed to this client is closed")
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self._http.build_request(
             method, self._url(path), content=content, headers=_HEADERS
@@ -326,12 +339,14 @@ class ItnioClient:
             raise _Retry(api_failure)
         raise api_failure
 
-    def _spawn(self, func: Callable[[], Any]) -> bool:
-        """Start ``func`` in the client's own task group, if it has one open."""
-        if self._task_group is None:
-            return False
-        self._task_group.start_soon(func)
-        return True
+    def _spawn(self, func: Callable[[], Awaitable[None]]) -> Background:
+        """Run ``func`` as a background producer, stopped when the client closes."""
+        if self._closed:
+            raise ItnioError("this client is closed")
+        producer = Background(func)
+        self._producers.add(producer)
+        producer.start(on_done=self._producers.discard)
+        return producer
 
 
 def _chain(error: ItnioError, cause: BaseException) -> ItnioError:

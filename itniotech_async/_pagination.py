@@ -32,20 +32,23 @@ twice. Records without a ``voice_id`` cannot be matched and are always yielded.
 Concurrency without PEP 789 hazards
 -----------------------------------
 
-Nothing here yields from inside a task group. The planning above is plain
-synchronous state (:class:`_Walk`); three drivers move it:
+Nothing here yields from inside a task group, and no task group of ours ever
+wraps the user's code. The planning above is plain synchronous state
+(:class:`_Walk`). Its producer, the one task that starts requests (each in a
+child task of its own task group) and feeds a bounded memory stream, runs
+detached (see :mod:`._background`): an asyncio task or a trio system task in
+its own cancel scope, owned by the iterator that reads the stream and tracked
+by the client.
 
-- ``async with stream as records``: the stream owns a task group for the life
-  of the block; a producer task fetches and feeds a bounded memory stream that
-  ``records`` reads. Leaving the block cancels the producer.
-- plain ``async for`` inside ``async with ItnioClient(...)``: the producer runs
-  in the *client's* task group, inside its own cancel scope. The iterator is a
-  plain object, not an async generator: breaking out, an exception in the loop
-  body, or a cancelled ``__anext__`` closes it, which cancels the producer.
-- plain ``async for`` on a client that was not entered with ``async with``:
-  there is no task group to run in, so ``__anext__`` itself opens one, runs a
-  batch of up to ``concurrency`` requests, and closes it again before it
-  returns. Correct, but each batch waits for its slowest page.
+- Plain ``async for``: the iterator is a plain object, not an async generator.
+  Breaking out, an exception in the loop body, or a cancelled ``__anext__``
+  closes it, which cancels the producer; so does the client closing, and the
+  consumer then gets :class:`ItnioError` rather than a silently short stream.
+- ``async with stream as records``: the same, and leaving the block also
+  waits until the producer has stopped.
+
+Both forms keep full concurrency whether or not the client was opened with
+``async with``, and a user's own async generator may yield inside either.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -64,9 +68,10 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._background import Background
 from ._errors import ItnioError, PaginationError
 from ._models import CallRecord, Page
-from ._voice import MAX_WINDOW, Endpoint
+from ._voice import MAX_WINDOW, Endpoint, has_whole_second, utc
 
 if TYPE_CHECKING:
     from ._client import ItnioClient
@@ -91,15 +96,21 @@ _NEAR = timedelta(seconds=1)
 def split_windows(
     start: datetime, end: datetime, span: timedelta = MAX_WINDOW
 ) -> list[tuple[datetime, datetime]]:
-    """Split ``[start, end]`` into windows of at most ``span`` sharing their boundaries."""
+    """Split ``[start, end]`` into windows of at most ``span`` sharing their boundaries.
+
+    Spans are measured in UTC (real elapsed time); the boundaries inside the
+    range are UTC datetimes, ``start`` and ``end`` keep their own offsets.
+    """
+    end_utc = utc(end)
     windows = []
-    lo = start
+    lo, lo_utc = start, utc(start)
     while True:
-        hi = min(lo + span, end)
+        hi_utc = min(lo_utc + span, end_utc)
+        hi = end if hi_utc == end_utc else hi_utc
         windows.append((lo, hi))
-        if hi >= end:
+        if hi_utc >= end_utc:
             return windows
-        lo = hi
+        lo, lo_utc = hi, hi_utc
 
 
 def plan_pages(total: int, size: int) -> int:
@@ -172,9 +183,9 @@ class _Walk(Generic[R]):
         self.concurrency = query.concurrency
         self.limit = query.limit
         self.ordered = query.ordered
-        self.windows = [
-            _Window(i, lo, hi) for i, (lo, hi) in enumerate(split_windows(query.start, query.end))
-        ]
+        # A window inside one second holds no record stamp: it is not walked.
+        spans = [w for w in split_windows(query.start, query.end) if has_whole_second(*w)]
+        self.windows = [_Window(i, lo, hi) for i, (lo, hi) in enumerate(spans)]
         bounds = [w.start for w in self.windows[1:]]
         self._boundaries = [(b - _NEAR, b + _NEAR) for b in bounds]
         self._boundary_seen: list[set[str]] = [set() for _ in bounds]
@@ -183,7 +194,6 @@ class _Walk(Generic[R]):
         self.error: BaseException | None = None
         self.in_flight = 0  # pages started and not yet done
         self.requesting = 0  # of those, the ones whose request is still out
-        self.held = 0  # pages fetched but not yet yielded (ordered)
         self.emitted = 0
         self.pages_fetched = 0
         self.records_done = 0  # handed to the consumer
@@ -240,16 +250,20 @@ class _Walk(Generic[R]):
         return self._may_start(window, 1)
 
     def _may_start(self, window: _Window, page: int) -> bool:
-        # Pages in flight, held for order, or waiting for the consumer: all
+        # Only pages of this window and earlier ones count: when ordered, later
+        # windows' pages wait for this one, so letting them block it would
+        # deadlock (they are bounded by the same rule when they start). Pages
+        # in flight, held back for order, or waiting for the consumer all
         # count, so a consumer slower than the network bounds the walk.
-        if self.held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
+        earlier = [w for w in self.windows[: window.index + 1] if not w.done]
+        held = sum(len(w.results) for w in earlier) if self.ordered else 0
+        if held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
             return False
         if self.limit is None:
             return True
         pending = sum(
             w.expected(p, self.size)
-            for w in self.windows
-            if not w.done
+            for w in earlier
             for p in (*w.in_flight, *(w.results if self.ordered else ()))
         )
         return self.emitted + pending < self.limit
@@ -284,7 +298,6 @@ class _Walk(Generic[R]):
         reported = max(page.pages, plan_pages(page.total, self.size))
         w.pages = reported if w.pages is None else max(w.pages, reported)
         if self.ordered:
-            self.held += 1
             w.results[job.page] = page
         else:
             self._yield(w, job.page, page)
@@ -306,8 +319,6 @@ class _Walk(Generic[R]):
                 return
             number = w.frontier
             page = w.results.pop(number)
-            if self.ordered:
-                self.held -= 1
             if number > 1 and page.total < w.last_total:
                 # Fetched from an older snapshot than the page before it:
                 # records may have slipped between the two. Fetch it again.
@@ -506,17 +517,6 @@ class _Walk(Generic[R]):
                 finally:
                     tg.cancel_scope.cancel()
 
-    async def step(self) -> None:
-        """Run one batch of requests in a task group that closes before returning."""
-        self.wake = anyio.Event()
-        async with anyio.create_task_group() as tg:
-            while not self.ready and not self.finished:
-                self._start_jobs(tg)
-                await self._wait()
-            if self.error is not None:
-                tg.cancel_scope.cancel()
-            # Leaving the block waits for the requests still in flight.
-
 
 class _Iterator(Generic[R, T]):
     """The consumer's side of a walk; not an async generator (see the module doc)."""
@@ -525,13 +525,13 @@ class _Iterator(Generic[R, T]):
         self,
         walk: _Walk[R],
         flatten: bool,
-        receive: MemoryObjectReceiveStream[Page[R]] | None = None,
-        on_close: Callable[[], None] | None = None,
+        receive: MemoryObjectReceiveStream[Page[R]],
+        producer: Background,
     ) -> None:
         self._walk = walk
         self._flatten = flatten
         self._receive = receive
-        self._on_close = on_close
+        self._producer = producer
         self._records: tuple[R, ...] = ()
         self._index = 0
         self._closed = False
@@ -557,42 +557,40 @@ class _Iterator(Generic[R, T]):
         if self._closed:
             raise StopAsyncIteration
         try:
-            page = await self._pull()
+            page = await self._receive.receive()
+        except anyio.EndOfStream:
+            self.close()
+            walk = self._walk
+            if walk.error is not None:
+                raise walk.error from None
+            if not walk.finished:
+                raise ItnioError(
+                    "the stream stopped before its end: its client was closed "
+                    "(or the event loop is shutting down)"
+                ) from None
+            raise StopAsyncIteration from None
         except BaseException:
             self.close()
             raise
-        if page is None:
-            self.close()
-            if self._walk.error is not None:
-                raise self._walk.error
-            raise StopAsyncIteration
         self._walk.pages_done += 1
         return page
-
-    async def _pull(self) -> Page[R] | None:
-        if self._receive is not None:
-            try:
-                return await self._receive.receive()
-            except anyio.EndOfStream:
-                return None
-        walk = self._walk
-        if not walk.ready and not walk.finished:
-            await walk.step()
-        return walk.ready.popleft() if walk.ready else None
 
     def close(self) -> None:
         """Stop the walk: close the channel and cancel the producer. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._receive is not None:
-            self._receive.close()
-        if self._on_close is not None:
-            self._on_close()
+        self._receive.close()
+        self._producer.cancel()
+
+    async def aclose(self) -> None:
+        """Stop the walk and wait until its requests have stopped."""
+        self.close()
+        await self._producer.join()
 
     def __del__(self) -> None:
         # Breaking out of ``async for`` drops the iterator without a call:
-        # closing here is what stops a producer running in the client's scope.
+        # closing here is what stops its producer.
         with contextlib.suppress(Exception):  # interpreter shutdown
             self.close()
 
@@ -607,7 +605,6 @@ class _Stream(Generic[R, T]):
         # Only the ``async with`` form keeps its iterator: plain ``async for``
         # must be able to drop it (see _Iterator.__del__).
         self._iterator: _Iterator[R, T] | None = None
-        self._task_group: TaskGroup | None = None
 
     def _new_walk(self) -> _Walk[R]:
         if self._client.is_closed:
@@ -642,37 +639,26 @@ class _Stream(Generic[R, T]):
         """How many windows of at most 31 days the range was split into."""
         return len(split_windows(self._query.start, self._query.end))
 
-    # -- plain ``async for`` -------------------------------------------------
+    # -- iteration -----------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def _start(self) -> _Iterator[R, T]:
         walk = self._new_walk()
         send, receive = anyio.create_memory_object_stream[Page[R]](walk.concurrency)
-        scope = anyio.CancelScope()
-
-        async def produce() -> None:
-            with scope:
-                await walk.produce(send)
-
-        if self._client._spawn(produce):
-            iterator = _Iterator[R, T](walk, self._flatten, receive, scope.cancel)
-        else:
+        try:
+            producer = self._client._spawn(partial(walk.produce, send))
+        except BaseException:
             send.close()
             receive.close()
-            iterator = _Iterator[R, T](walk, self._flatten)
-        return iterator
+            raise
+        return _Iterator[R, T](walk, self._flatten, receive, producer)
 
-    # -- ``async with`` ------------------------------------------------------
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._start()
 
     async def __aenter__(self) -> AsyncIterator[T]:
-        if self._task_group is not None:
+        if self._iterator is not None:
             raise ItnioError("this stream is already open")
-        walk = self._new_walk()
-        send, receive = anyio.create_memory_object_stream[Page[R]](walk.concurrency)
-        task_group = anyio.create_task_group()
-        await task_group.__aenter__()
-        self._task_group = task_group
-        task_group.start_soon(walk.produce, send)
-        self._iterator = _Iterator[R, T](walk, self._flatten, receive)
+        self._iterator = self._start()
         return self._iterator
 
     async def __aexit__(
@@ -681,14 +667,9 @@ class _Stream(Generic[R, T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        task_group, self._task_group = self._task_group, None
-        if self._iterator is not None:
-            self._iterator.close()
-        if task_group is not None:
-            task_group.cancel_scope.cancel()
-            # The producer never raises (errors reach the consumer through
-            # the stream), so exiting clean cannot wrap the user's exception.
-            await task_group.__aexit__(None, None, None)
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            await iterator.aclose()
 
 
 class RecordStream(_Stream[R, R]):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._client import ItnioClient
     from ._pagination import RecordStream
 
-__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW", "Endpoint", "VoiceResource"]
+__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW", "Endpoint", "VoiceResource", "has_whole_second", "utc"]
 
 R = TypeVar("R", bound=CallRecord)
 T = TypeVar("T")
@@ -82,10 +82,20 @@ def check_time(name: str, value: object) -> datetime:
     return value
 
 
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC.
+
+    Arithmetic and comparisons between two datetimes that share a tzinfo
+    (a ``ZoneInfo`` zone, say) use wall-clock time in Python, which is wrong
+    across a DST change: the SDK always measures instants in UTC.
+    """
+    return value.astimezone(timezone.utc)
+
+
 def check_range(start: object, end: object) -> tuple[datetime, datetime]:
     """Check that ``start`` and ``end`` are aware datetimes with ``start <= end``."""
     start, end = check_time("start", start), check_time("end", end)
-    if end < start:
+    if utc(end) < utc(start):
         raise InvalidArgumentError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
     return start, end
 
@@ -106,23 +116,31 @@ def check_filter(name: str, value: object) -> str:
     return value
 
 
-def wire_time(value: datetime, *, ceil: bool) -> str:
-    """ISO 8601 with the offset, in whole seconds.
-
-    The service stamps records in whole seconds, so rounding ``start`` up and
-    ``end`` down keeps exactly the records inside ``[start, end]``.
-    """
+def _whole_second(value: datetime, *, ceil: bool) -> datetime:
     if value.microsecond:
         value = value.replace(microsecond=0)
         if ceil:
             value += timedelta(seconds=1)
-    return value.isoformat(timespec="seconds")
+    return value
+
+
+def has_whole_second(start: datetime, end: datetime) -> bool:
+    """Whether ``[start, end]`` holds a whole second, the stamp of any record.
+
+    The service stamps records in whole seconds, so ``start`` is sent rounded
+    up and ``end`` rounded down; a range inside one second can match nothing
+    and is not sent at all (the service would reject its reversed bounds).
+    """
+    return utc(_whole_second(start, ceil=True)) <= utc(_whole_second(end, ceil=False))
 
 
 def query_body(
     start: datetime, end: datetime, page: int, size: int, filters: Mapping[str, str]
 ) -> dict[str, Any]:
-    params = {"strTime": wire_time(start, ceil=True), "endTime": wire_time(end, ceil=False)}
+    params = {
+        "strTime": _whole_second(start, ceil=True).isoformat(timespec="seconds"),
+        "endTime": _whole_second(end, ceil=False).isoformat(timespec="seconds"),
+    }
     params.update(filters)
     return {"current": page, "size": size, "params": params}
 
@@ -259,13 +277,15 @@ class VoiceResource:
         filters: Mapping[str, str],
     ) -> Page[R]:
         start, end = check_range(start, end)
-        if end - start > MAX_WINDOW:
+        if utc(end) - utc(start) > MAX_WINDOW:
             raise InvalidArgumentError(
                 f"a one-page query spans at most 31 days, got {end - start}; "
                 "use iter_*_records for longer ranges"
             )
         check_int("page", page, 1)
         check_int("size", size, 1, MAX_PAGE_SIZE)
+        if not has_whole_second(start, end):
+            return Page(records=(), total=0, pages=0, current=page, size=size)
         return await self.fetch_page(endpoint, start, end, page, size, filters)
 
     async def fetch_page(

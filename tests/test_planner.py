@@ -173,7 +173,8 @@ def test_pages_stay_bounded_for_a_slow_consumer(ordered: bool) -> None:
     while not walk.finished or walk.ready:
         while (job := walk.next_job()) is not None:
             in_flight.append(job)
-        peak = max(peak, walk.held + len(walk.ready) + walk.in_flight)
+        held = sum(len(w.results) for w in walk.windows) if ordered else 0
+        peak = max(peak, held + len(walk.ready) + walk.in_flight)
         peak_ids = max(peak_ids, sum(len(ids) for w in walk.windows for _, ids in w.seen.values()))
         if walk.ready and (not in_flight or rng.random() < 0.3):  # the consumer lags behind
             consumed += len(walk.ready.popleft().records)
@@ -195,3 +196,17 @@ def test_planner_example_with_heavy_arrivals() -> None:
     out = drive(make_walk(1, 3, None, ordered=True), live, rng, 0.3)
     assert len(out) == len(set(out))
     assert before <= set(out)
+
+
+def test_split_windows_across_dst_uses_real_time() -> None:
+    """Windows are at most 31 days of elapsed time, also when a zone changes its offset."""
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2025, 10, 1, tzinfo=berlin)
+    end = datetime(2025, 12, 1, tzinfo=berlin)
+    windows = split_windows(start, end)
+    assert windows[0][0] is start
+    assert windows[-1][1] is end
+    for lo, hi in windows:
+        assert hi.astimezone(UTC) - lo.astimezone(UTC) <= MAX_WINDOW

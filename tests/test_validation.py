@@ -124,3 +124,25 @@ def test_bad_client_options(kwargs: dict[str, Any]) -> None:
     """Bad constructor options raise InvalidArgumentError at once."""
     with pytest.raises(itnio.InvalidArgumentError):
         itnio.ItnioClient(KEY, SECRET, **kwargs)
+
+
+async def test_windows_are_measured_in_real_time(
+    client: itnio.ItnioClient, fake: FakeItnio
+) -> None:
+    """31 days across a DST change in one zone is 31 days and an hour: refused before sending."""
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2025, 10, 1, tzinfo=berlin)
+    end = datetime(2025, 11, 1, tzinfo=berlin)  # the clocks went back on 26 October
+    with pytest.raises(itnio.InvalidArgumentError, match="31 days"):
+        await client.voice.record_sip_query(start, end)
+    assert fake.request_count == 0
+
+
+@pytest.mark.parametrize("key", ["key\n", "my key", "clé", "k\x00"])
+def test_api_key_must_fit_in_a_header(key: str) -> None:
+    """An API key that cannot be sent as a header is refused, without echoing it."""
+    with pytest.raises(itnio.InvalidArgumentError) as info:
+        itnio.ItnioClient(key, SECRET)
+    assert key not in str(info.value)

@@ -63,6 +63,11 @@ Callback = Callable[["FakeRequest"], Awaitable[None] | None]
 _C = TypeVar("_C", bound=Callback)
 
 
+def _redacted(headers: dict[str, str]) -> str:
+    """The headers for a repr, with the request's signature hidden."""
+    return repr({k: ("***" if k == "sign" else v) for k, v in headers.items()})
+
+
 @attrs.define(eq=False)
 class FakeRequest:
     """One request as the fake server saw it.
@@ -80,7 +85,7 @@ class FakeRequest:
 
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str] = attrs.field(repr=_redacted)
     json: Any
     body: bytes = attrs.field(repr=False)
     answered: str | None = None
