@@ -255,6 +255,7 @@ class ItnioClient:
         request = self._http.build_request(
             method, self._url(path), content=content, headers=_HEADERS
         )
+        request.stream = _Body(content or b"")
         limiter = self._get_limiter()
         attempt = 0
         while True:
@@ -347,6 +348,39 @@ class ItnioClient:
         self._producers.add(producer)
         producer.start(on_done=self._producers.discard)
         return producer
+
+
+class _Body(httpx.AsyncByteStream):
+    """A request body that is sent without an async generator.
+
+    httpx iterates a bytes body through an async generator; a request
+    cancelled while its body is being sent (a stream stopped by its consumer)
+    leaves that generator suspended, and trio warns when the garbage collector
+    finds it. This iterator has nothing to leave behind. Each send (retries
+    included) iterates it afresh.
+    """
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def __aiter__(self) -> _BodyIterator:
+        return _BodyIterator(self._content)
+
+
+class _BodyIterator:
+    __slots__ = ("_content",)
+
+    def __init__(self, content: bytes) -> None:
+        self._content: bytes | None = content
+
+    def __aiter__(self) -> _BodyIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        content, self._content = self._content, None
+        if content is None:
+            raise StopAsyncIteration
+        return content
 
 
 def _chain(error: ItnioError, cause: BaseException) -> ItnioError:
