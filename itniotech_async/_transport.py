@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from ._errors import ItnioError
+
 try:
     import aiohttp
 except ImportError:  # pragma: no cover - depends on the install
@@ -74,7 +76,13 @@ class AutoTransport(httpx.AsyncBaseTransport):
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
+        if self._session is not None and self._loop is not loop and not self._session.closed:
+            # Its connections belong to the other loop and cannot be closed from
+            # this one: refuse rather than leak them.
+            raise ItnioError(
+                "this client was first used on another event loop; make one client per event loop"
+            )
+        if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, limit_per_host=0, ssl=self._ssl()
             )

@@ -160,3 +160,34 @@ async def test_sub_second_range_sends_nothing(client: itnio.ItnioClient, fake: F
     assert page.total == 0
     assert [r async for r in client.voice.iter_group_records(at, at)] == []
     assert fake.request_count == 0
+
+
+def test_one_client_per_event_loop() -> None:
+    """The aiohttp transport used on a second asyncio loop says so instead of leaking."""
+    import asyncio
+    import gc
+    import warnings
+
+    from itniotech_async._transport import AutoTransport, aiohttp_available
+
+    if not aiohttp_available():
+        pytest.skip("without aiohttp the transport keeps no per-loop session")
+    fake = FakeItnio(KEY, SECRET, n_records=10, now=NOW)
+    transports = [AutoTransport(max_connections=2)]
+
+    async def get() -> int:
+        async with fake.serve() as url:
+            request = httpx.Request("GET", url + "/x")
+            response = await transports[0].handle_async_request(request)
+            await response.aread()
+            return response.status_code
+
+    assert asyncio.run(get()) == 404
+    with pytest.raises(itnio.ItnioError, match="event loop"):
+        asyncio.run(get())
+    # The first loop's session could not be closed from the second: that is
+    # the leak the error reports, and aiohttp warns about it when collected.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        transports.clear()
+        gc.collect()
