@@ -22,13 +22,14 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-__all__ = ["Background"]
+__all__ = ["Background", "on_asyncio"]
 
 # Strong references to running asyncio tasks (the loop keeps only weak ones).
 _TASKS: set[asyncio.Task[None]] = set()
 
 
-def _on_asyncio() -> bool:
+def on_asyncio() -> bool:
+    """Whether the running event loop is asyncio's (else trio's)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -52,7 +53,7 @@ class Background:
     def start(self, on_done: Callable[[Background], None] | None = None) -> None:
         if on_done is not None:
             self._on_done.append(on_done)
-        if _on_asyncio():
+        if on_asyncio():
             task = asyncio.get_running_loop().create_task(self._run())
             _TASKS.add(task)
             task.add_done_callback(_TASKS.discard)

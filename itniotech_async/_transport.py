@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from ._background import on_asyncio
 from ._errors import ItnioError
 
 try:
@@ -36,14 +37,6 @@ _SKIP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding"})
 def aiohttp_available() -> bool:
     """Whether the aiohttp path can be used at all (it also needs asyncio)."""
     return aiohttp is not None
-
-
-def _on_asyncio() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class AutoTransport(httpx.AsyncBaseTransport):
@@ -64,7 +57,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
         return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._use_aiohttp and _on_asyncio():
+        if self._use_aiohttp and on_asyncio():
             return await self._send_aiohttp(request)
         if self._httpx is None:
             limits = httpx.Limits(
@@ -146,7 +139,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
         if (
             session is not None
             and not session.closed
-            and _on_asyncio()
+            and on_asyncio()
             and self._loop is asyncio.get_running_loop()
         ):
             await session.close()

@@ -286,18 +286,6 @@ class VoiceResource:
         check_int("size", size, 1, MAX_PAGE_SIZE)
         if not has_whole_second(start, end):
             return Page(records=(), total=0, pages=0, current=page, size=size)
-        return await self.fetch_page(endpoint, start, end, page, size, filters)
-
-    async def fetch_page(
-        self,
-        endpoint: Endpoint[R],
-        start: datetime,
-        end: datetime,
-        page: int,
-        size: int,
-        filters: Mapping[str, str],
-    ) -> Page[R]:
-        """Fetch one page with arguments already checked (used by the streams too)."""
         data = await self.fetch_page_data(endpoint, start, end, page, size, filters)
         return self.parse_page(endpoint, data, page, size)
 
@@ -310,7 +298,11 @@ class VoiceResource:
         size: int,
         filters: Mapping[str, str],
     ) -> Any:
-        """The ``data`` of one page's answer, not yet structured."""
+        """The ``data`` of one page's answer, not yet structured (arguments already checked).
+
+        Streams fetch and structure separately, so that the next request goes
+        out before the CPU work of structuring this page.
+        """
         body = query_body(start, end, page, size, filters)
         return await self._client._request("POST", endpoint.query_path, body)
 
