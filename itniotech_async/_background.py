@@ -75,10 +75,6 @@ class Background:
         """Cancel the task: it stops at its next await."""
         self._scope.cancel()
 
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
     async def join(self) -> None:
         """Wait until the task has finished."""
         await self._done.wait()

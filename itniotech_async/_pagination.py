@@ -211,10 +211,6 @@ class _Walk(Generic[R]):
         return known if self.limit is None else min(known, self.limit)
 
     @property
-    def windows_done(self) -> int:
-        return sum(w.done for w in self.windows)
-
-    @property
     def finished(self) -> bool:
         return self.error is not None or self._limit_reached() or all(w.done for w in self.windows)
 
