@@ -8,12 +8,16 @@ aiohttp, they go through :class:`httpx.AsyncHTTPTransport`. Either way the
 client above sees httpx requests, responses and exceptions only: aiohttp's
 errors are mapped onto httpx's, so retries and error mapping stay in one place.
 
-TLS is verified with httpx's default context in both cases.
+TLS is verified with httpx's default context in both cases. That context is
+made once per process: making one costs some 20 ms of CPU (it loads the CA
+bundle), which a client made per web request or per test would otherwise pay
+every time. On the aiohttp path, plain ``http`` never makes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import urllib.request
 from typing import Any
@@ -45,16 +49,10 @@ class AutoTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, max_connections: int, use_aiohttp: bool = True) -> None:
         self._max_connections = max_connections
         self._use_aiohttp = use_aiohttp and aiohttp is not None
-        self._ssl_context: ssl.SSLContext | None = None
         self._httpx: httpx.AsyncHTTPTransport | None = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
-
-    def _ssl(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
-        return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._use_aiohttp and on_asyncio():
@@ -64,7 +62,8 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 max_connections=self._max_connections,
                 max_keepalive_connections=self._max_connections,
             )
-            self._httpx = httpx.AsyncHTTPTransport(verify=self._ssl(), limits=limits)
+            # (httpx makes a context for any ``verify``: share the one.)
+            self._httpx = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
         return await self._httpx.handle_async_request(request)
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -76,9 +75,8 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 "this client was first used on another event loop; make one client per event loop"
             )
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, ssl=self._ssl()
-            )
+            # The TLS context goes with each https request (see _send_aiohttp).
+            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0)
             # httpx decodes the body (it sees Content-Encoding), so aiohttp must not.
             # trust_env would make aiohttp look proxies up in a thread for every
             # request: _proxy_for looks once per host, by the same rules.
@@ -109,6 +107,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=_timeout(request.extensions.get("timeout")),
                 proxy=self._proxy_for(url.scheme, url.host),
+                ssl=_ssl_context() if url.scheme == "https" else True,
             ) as response:
                 body = await response.read()
         except Exception as exc:
@@ -145,6 +144,12 @@ class AutoTransport(httpx.AsyncBaseTransport):
             await session.close()
         if self._httpx is not None:
             await self._httpx.aclose()
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, made once (see the module doc)."""
+    return httpx.create_ssl_context()
 
 
 def _timeout(values: Any) -> aiohttp.ClientTimeout:

@@ -178,3 +178,15 @@ async def test_httpx_transport_on_asyncio(fake: FakeItnio, anyio_backend: str) -
         assert page.total > 0
         assert fake.request_count == 2  # the dropped connection was retried
         assert transport._session is None
+
+
+def test_tls_context_verifies_and_is_made_once() -> None:
+    """Both transports verify TLS with one shared context, not one per client."""
+    import ssl
+
+    from itniotech_async._transport import _ssl_context
+
+    context = _ssl_context()
+    assert context is _ssl_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
