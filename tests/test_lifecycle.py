@@ -191,3 +191,23 @@ def test_one_client_per_event_loop() -> None:
         warnings.simplefilter("ignore", ResourceWarning)
         transports.clear()
         gc.collect()
+
+
+async def test_own_http_client_keeps_the_cookies_an_answer_sets() -> None:
+    """The jar of the client's own httpx client skips only answers that set no cookie."""
+    from itniotech_async._client import _HttpClient
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"Set-Cookie": "session=abc; Path=/"} if request.url.path == "/set" else {}
+        return httpx.Response(200, headers=headers, json={})
+
+    async with _HttpClient(timeout=5.0, transport=httpx.MockTransport(answer)) as http:
+        await http.get("http://api.test/plain")
+        assert dict(http.cookies) == {}
+        await http.get("http://api.test/set")
+        assert dict(http.cookies) == {"session": "abc"}
+        sent = await http.get("http://api.test/plain")
+        assert sent.request.headers["Cookie"] == "session=abc"
+    client = itnio.ItnioClient(KEY, SECRET)
+    assert isinstance(client._http, _HttpClient)
+    await client.aclose()
