@@ -242,16 +242,16 @@ class ItnioClient:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
 
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def _request(self, method: str, path: str, content: bytes | None = None) -> Any:
         """Send one signed request with retries; return the envelope's ``data``.
 
-        ``path`` is relative to the base URL, such as ``/voice/recordSipQuery``.
+        ``path`` is relative to the base URL, such as ``/voice/recordSipQuery``;
+        ``content`` is the JSON body, already encoded.
         """
         if self._closed:
             raise ItnioError("this client is closed")
         if self._http.is_closed:
             raise ItnioError("the http_client passed to this client is closed")
-        content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self._http.build_request(
             method, self._url(path), content=content, headers=_HEADERS
         )

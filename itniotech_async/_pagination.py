@@ -71,7 +71,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._background import Background
 from ._errors import ItnioError, PaginationError
 from ._models import CallRecord, Page
-from ._voice import MAX_WINDOW, Endpoint, has_whole_second, utc
+from ._voice import MAX_WINDOW, Endpoint, QueryBody, has_whole_second, utc
 
 if TYPE_CHECKING:
     from ._client import ItnioClient
@@ -123,6 +123,7 @@ class _Window:
     index: int
     start: datetime
     end: datetime
+    body: QueryBody  # the request body of each page
     pages: int | None = None  # None until page 1 has answered
     total: int | None = None  # the latest total seen
     next_page: int = 1  # the next page to start for the first time
@@ -178,14 +179,17 @@ class _Walk(Generic[R]):
     def __init__(self, client: ItnioClient, query: StreamQuery[R]) -> None:
         self._client = client
         self._endpoint = query.endpoint
-        self._filters = dict(query.filters)
         self.size = query.page_size
         self.concurrency = query.concurrency
         self.limit = query.limit
         self.ordered = query.ordered
         # A window inside one second holds no record stamp: it is not walked.
         spans = [w for w in split_windows(query.start, query.end) if has_whole_second(*w)]
-        self.windows = [_Window(i, lo, hi) for i, (lo, hi) in enumerate(spans)]
+        self.windows = [
+            _Window(i, lo, hi, QueryBody(lo, hi, self.size, query.filters))
+            for i, (lo, hi) in enumerate(spans)
+        ]
+        self._open_windows = len(self.windows)  # not yet done
         bounds = [w.start for w in self.windows[1:]]
         self._boundaries = [(b - _NEAR, b + _NEAR) for b in bounds]
         self._boundary_seen: list[set[str]] = [set() for _ in bounds]
@@ -212,7 +216,7 @@ class _Walk(Generic[R]):
 
     @property
     def finished(self) -> bool:
-        return self.error is not None or self._limit_reached() or all(w.done for w in self.windows)
+        return self.error is not None or self._limit_reached() or not self._open_windows
 
     def _limit_reached(self) -> bool:
         return self.limit is not None and self.emitted >= self.limit
@@ -352,6 +356,7 @@ class _Walk(Generic[R]):
                 and not w.refetch
             ):
                 w.done = True
+                self._open_windows -= 1
                 w.results.clear()
                 w.seen.clear()
                 if self.ordered:
@@ -465,9 +470,7 @@ class _Walk(Generic[R]):
         voice = self._client.voice
         try:
             try:
-                data = await voice.fetch_page_data(
-                    self._endpoint, w.start, w.end, job.page, self.size, self._filters
-                )
+                data = await voice.fetch_page_data(self._endpoint, w.body(job.page))
             finally:
                 self.request_done(job)
             # Refill the request slot before the CPU work of structuring the

@@ -6,6 +6,7 @@ Every argument is checked before anything is sent; a bad one raises
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -22,7 +23,15 @@ if TYPE_CHECKING:
     from ._client import ItnioClient
     from ._pagination import RecordStream
 
-__all__ = ["MAX_PAGE_SIZE", "MAX_WINDOW", "Endpoint", "VoiceResource", "has_whole_second", "utc"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "MAX_WINDOW",
+    "Endpoint",
+    "QueryBody",
+    "VoiceResource",
+    "has_whole_second",
+    "utc",
+]
 
 R = TypeVar("R", bound=CallRecord)
 T = TypeVar("T")
@@ -134,15 +143,29 @@ def has_whole_second(start: datetime, end: datetime) -> bool:
     return utc(_whole_second(start, ceil=True)) <= utc(_whole_second(end, ceil=False))
 
 
-def query_body(
-    start: datetime, end: datetime, page: int, size: int, filters: Mapping[str, str]
-) -> dict[str, Any]:
-    params = {
-        "strTime": _whole_second(start, ceil=True).isoformat(timespec="seconds"),
-        "endTime": _whole_second(end, ceil=False).isoformat(timespec="seconds"),
-    }
-    params.update(filters)
-    return {"current": page, "size": size, "params": params}
+class QueryBody:
+    """The JSON bodies of one window's page queries, encoded once but for ``current``.
+
+    ``body(page)`` is ``{"current": page, "size": size, "params": {...}}`` as
+    bytes; a stream asks for one per page, so the times and filters are
+    formatted and encoded only when the window is planned.
+    """
+
+    __slots__ = ("_tail",)
+
+    def __init__(
+        self, start: datetime, end: datetime, size: int, filters: Mapping[str, str]
+    ) -> None:
+        params = {
+            "strTime": _whole_second(start, ceil=True).isoformat(timespec="seconds"),
+            "endTime": _whole_second(end, ceil=False).isoformat(timespec="seconds"),
+            **filters,
+        }
+        encoded = json.dumps(params, separators=(",", ":"))
+        self._tail = f',"size":{size},"params":{encoded}}}'.encode()
+
+    def __call__(self, page: int) -> bytes:
+        return b'{"current":%d' % page + self._tail
 
 
 def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
@@ -286,24 +309,16 @@ class VoiceResource:
         check_int("size", size, 1, MAX_PAGE_SIZE)
         if not has_whole_second(start, end):
             return Page(records=(), total=0, pages=0, current=page, size=size)
-        data = await self.fetch_page_data(endpoint, start, end, page, size, filters)
+        body = QueryBody(start, end, size, filters)(page)
+        data = await self.fetch_page_data(endpoint, body)
         return self.parse_page(endpoint, data, page, size)
 
-    async def fetch_page_data(
-        self,
-        endpoint: Endpoint[R],
-        start: datetime,
-        end: datetime,
-        page: int,
-        size: int,
-        filters: Mapping[str, str],
-    ) -> Any:
-        """The ``data`` of one page's answer, not yet structured (arguments already checked).
+    async def fetch_page_data(self, endpoint: Endpoint[R], body: bytes) -> Any:
+        """The ``data`` of one page's answer to ``body`` (a :class:`QueryBody`), not yet structured.
 
         Streams fetch and structure separately, so that the next request goes
         out before the CPU work of structuring this page.
         """
-        body = query_body(start, end, page, size, filters)
         return await self._client._request("POST", endpoint.query_path, body)
 
     def parse_page(self, endpoint: Endpoint[R], data: Any, page: int, size: int) -> Page[R]:
