@@ -13,6 +13,7 @@ with their offset, money as decimal strings), which the command line uses.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -143,43 +144,50 @@ def _slot(cls: type, name: str) -> Any:
 def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], Any], Any]:
     """Generate, once, a flat structuring function for one record class.
 
-    The fast path does one ``.get`` per API key and handles the common shapes
-    inline: a non-empty ``str``, an ``int`` duration, a cached decimal, an ISO
-    time for ``datetime.fromisoformat``. Anything else goes to the field
-    type's hook, and if the fast path raises at all, the record is structured
-    again by the careful path (every field through its hook, then the class's
-    own ``__init__``), which raises a clear error for a value that really is
-    bad. Missing keys read as ``None`` like empty strings; keys we do not know
-    are never looked at. There is no detailed validation here: this is the hot
+    The fast path reads the values of all the API's keys at once with an
+    ``itemgetter`` when the record is a ``dict`` holding every key (the usual
+    answer), else one ``.get`` per key. It handles the common shapes inline: a
+    non-empty ``str``, an ``int`` duration, a cached decimal, an ISO time for
+    ``datetime.fromisoformat``. Anything else goes to the field type's hook,
+    and if the fast path raises at all, the record is structured again by the
+    careful path (every field through its hook, then the class's own
+    ``__init__``), which raises a clear error for a value that really is bad.
+    Missing keys read as ``None`` like empty strings; keys we do not know are
+    never looked at. There is no detailed validation here: this is the hot
     path of every stream.
 
     While attrs' ``__init__`` only stores its arguments (no validators,
     converters or init hooks), the fast path fills the slots directly, which
     costs half as much as the keyword call.
     """
+    fields = attrs.fields(cls)
+    keys = [_camel(field.name) for field in fields]
     namespace: dict[str, Any] = {
         "cls": cls,
         "new": object.__new__,
         "fromiso": datetime.fromisoformat,
         "decimals": _DECIMALS,
         "cached_decimal": _cached_decimal,
+        "all_values": operator.itemgetter(*keys),
     }
     direct = _init_only_stores(cls)
-    fast, careful = [], []
-    for field in attrs.fields(cls):
+    values = ", ".join(f"v{i}" for i in range(len(fields)))
+    each_get, fast, careful = [], [], []
+    for i, (field, key) in enumerate(zip(fields, keys)):
         hook = _FIELD_HOOKS[field.type]
         hook_name = f"_{field.name}"
         namespace[hook_name] = hook
-        get = f"g({_camel(field.name)!r})"
-        careful.append(f"        {field.name}={hook_name}({get}),")
+        v = f"v{i}"
+        each_get.append(f"        {v} = g({key!r})")
+        careful.append(f"        {field.name}={hook_name}(g({key!r})),")
         if hook is _opt_str:
-            value = f"v if (v := {get}).__class__ is str and v else {hook_name}(v)"
+            value = f"{v} if {v}.__class__ is str and {v} else {hook_name}({v})"
         elif hook is _opt_int:
-            value = f"v if (v := {get}).__class__ is int else {hook_name}(v)"
+            value = f"{v} if {v}.__class__ is int else {hook_name}({v})"
         elif hook is _opt_decimal:
-            value = f"decimals[v] if (v := {get}) in decimals else cached_decimal(v)"
+            value = f"decimals[{v}] if {v} in decimals else cached_decimal({v})"
         else:
-            value = f"fromiso(v) if (v := {get}).__class__ is str and v else {hook_name}(v)"
+            value = f"fromiso({v}) if {v}.__class__ is str and {v} else {hook_name}({v})"
         if direct:
             namespace[f"set_{field.name}"] = _slot(cls, field.name).__set__
             fast.append(f"        set_{field.name}(r, {value})")
@@ -197,7 +205,13 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
         *careful,
         "    )",
         f"def {name}(o, _=None):",
-        "    g = o.get",
+        "    try:",
+        "        if o.__class__ is not dict:",
+        "            raise KeyError",
+        f"        {values}, = all_values(o)",
+        "    except KeyError:",
+        "        g = o.get",
+        *each_get,
         "    try:",
         *build,
         "    except Exception:",

@@ -71,8 +71,11 @@ def reference(data: dict[str, Any], cls: type[Any]) -> Any:
 @st.composite
 def api_records(draw: st.DrawFn, cls: type[Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    # Half the records carry every key (the generated function's itemgetter
+    # path), the others a random subset (its one-get-per-key path).
+    every_key = draw(st.booleans())
     for f in attrs.fields(cls):
-        if draw(st.booleans()):
+        if every_key or draw(st.booleans()):
             data[conv._camel(f.name)] = draw(VALUES[f.type])
     if draw(st.booleans()):
         data["someNewVendorField"] = draw(st.text(max_size=3))
@@ -127,3 +130,21 @@ def test_decimal_cache_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> 
         assert rec.settle_pay is None
         assert len(conv._DECIMALS) <= 50
     assert conv._DECIMALS[""] is None
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES)
+def test_any_mapping_is_read_with_get(cls: type[Any]) -> None:
+    """A mapping other than a dict is read key by key, never with ``[]``."""
+    from collections import defaultdict
+    from types import MappingProxyType
+
+    full = {conv._camel(f.name): "" for f in attrs.fields(cls)} | {"voiceId": "7", "cost": "1.5"}
+    want = cls(voice_id="7", cost=Decimal("1.5"))
+    assert conv.structure_record(full, cls) == want
+    assert conv.structure_record(MappingProxyType(full), cls) == want
+    # [] on a defaultdict would add the missing keys to it; .get does not.
+    sparse = defaultdict(lambda: "x", voiceId="7")
+    assert conv.structure_record(sparse, cls) == cls(voice_id="7")
+    assert dict(sparse) == {"voiceId": "7"}  # (a mutation here means [] was used)
+    with pytest.raises(ValueError, match="record object"):
+        conv.structure_page({"records": [["not", "a", "record"]]}, cls)
