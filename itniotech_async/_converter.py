@@ -173,7 +173,7 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
     direct = _init_only_stores(cls)
     values = ", ".join(f"v{i}" for i in range(len(fields)))
     each_get, fast, careful = [], [], []
-    for i, (field, key) in enumerate(zip(fields, keys)):
+    for i, (field, key) in enumerate(zip(fields, keys, strict=True)):
         hook = _FIELD_HOOKS[field.type]
         hook_name = f"_{field.name}"
         namespace[hook_name] = hook
