@@ -417,8 +417,27 @@ class _Walk(Generic[R]):
                 )
                 return []
         boundaries = self._window_boundaries(w)
+        records = page.records
+        fresh = {record.voice_id for record in records}
+        if (
+            len(fresh) == len(records)
+            and None not in fresh
+            and fresh.isdisjoint(ids)
+            and all(fresh.isdisjoint(s) for s in others)
+        ):
+            # The usual page: every id new. Set operations in C instead of a
+            # check per record; only records near a window boundary go on to
+            # the boundary check.
+            ids |= fresh  # type: ignore[arg-type]  # (None is not in it)
+            if not boundaries:
+                return list(records)
+            return [
+                r
+                for r in records
+                if self._first_at_boundary(r, r.voice_id, boundaries)  # type: ignore[arg-type]
+            ]
         keep: list[R] = []
-        for record in page.records:
+        for record in records:
             vid = record.voice_id
             if vid is None:
                 keep.append(record)
