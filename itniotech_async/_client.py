@@ -36,7 +36,7 @@ logger = logging.getLogger("itniotech_async")
 DEFAULT_BASE_URL = "https://api.itniotech.com"
 # The vendor asks for this Content-Type on every request, GET included.
 _HEADERS = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": "itniotech-async"}
-_URL_CACHE_SIZE = 64
+_TEMPLATE_CACHE_SIZE = 64
 # A Retry-After longer than this is not waited out: the error is raised.
 _MAX_RETRY_AFTER = 60.0
 _MAX_BACKOFF = 30.0
@@ -147,7 +147,7 @@ class ItnioClient:
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else self._make_http(timeout)
         self._limiter: anyio.CapacityLimiter | None = None
-        self._urls: dict[str, httpx.URL] = {}
+        self._templates: dict[tuple[str, str], httpx.Request] = {}
         self._producers: set[Background] = set()
         self._entered = False
         self._closed = False
@@ -225,16 +225,47 @@ class ItnioClient:
 
     # -- requests ------------------------------------------------------------
 
-    def _url(self, path: str) -> httpx.URL:
-        # Parsing a URL is a good share of httpx's work per request: the query
-        # paths are few, so each is parsed once (single-record paths are many,
-        # so the cache is kept small).
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            url = self._urls[path] = httpx.URL(self._base_url + path)
-        return url
+    def _build(self, method: str, path: str, content: bytes | None) -> httpx.Request:
+        """The request for one call, sent as it is by every attempt (the auth flow signs each)."""
+        http = self._http
+        body = _Body(content or b"")
+        if not self._owns_http or http.cookies:
+            # A client passed in may change its headers, params or cookies at
+            # any time (and ours may have been sent a cookie): merge afresh.
+            request = http.build_request(
+                method, self._template(method, path).url, content=content, headers=_HEADERS
+            )
+            request.stream = body
+            return request
+        # Our own client's headers and timeout never change, so httpx's
+        # merging (most of the cost of build_request) is done once per path.
+        template = self._template(method, path)
+        request = httpx.Request(
+            method,
+            template.url,
+            headers=template.headers,
+            stream=body,
+            extensions=dict(template.extensions),
+        )
+        if content is not None:  # (the template has no Content-Length)
+            request.headers["Content-Length"] = str(len(content))
+        return request
+
+    def _template(self, method: str, path: str) -> httpx.Request:
+        # Parsing the URL and merging the headers are a good share of httpx's
+        # work per request; the query paths are few, so each is done once
+        # (single-record paths are many, so the cache is kept small).
+        key = (method, path)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= _TEMPLATE_CACHE_SIZE:
+                self._templates.clear()
+            url = httpx.URL(self._base_url + path)
+            template = self._http.build_request(method, url, headers=_HEADERS)
+            if "Content-Length" in template.headers:  # of no body: each request sets its own
+                del template.headers["Content-Length"]
+            self._templates[key] = template
+        return template
 
     def _get_limiter(self) -> anyio.CapacityLimiter:
         # Made on first use: anyio primitives need a running event loop.
@@ -252,10 +283,7 @@ class ItnioClient:
             raise ItnioError("this client is closed")
         if self._http.is_closed:
             raise ItnioError("the http_client passed to this client is closed")
-        request = self._http.build_request(
-            method, self._url(path), content=content, headers=_HEADERS
-        )
-        request.stream = _Body(content or b"")
+        request = self._build(method, path, content)
         limiter = self._get_limiter()
         attempt = 0
         while True:

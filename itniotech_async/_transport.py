@@ -98,11 +98,12 @@ class AutoTransport(httpx.AsyncBaseTransport):
             if k.lower() not in _SKIP_HEADERS
         ]
         url = request.url
+        content = await request.aread()  # (a no-op when the request was built with content)
         try:
             async with session.request(
                 request.method,
                 str(url),
-                data=request.content or None,
+                data=content or None,
                 headers=headers,
                 allow_redirects=False,
                 timeout=_timeout(request.extensions.get("timeout")),

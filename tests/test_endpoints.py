@@ -136,3 +136,25 @@ async def test_times_are_sent_with_their_offset(client: itnio.ItnioClient, fake:
     assert body["current"] == 1 and body["size"] == 100
     headers = fake.requests[-1].headers
     assert headers["content-type"].startswith("application/json")
+
+
+async def test_own_http_client_sends_what_build_request_gives(fake: FakeItnio) -> None:
+    """The client's own httpx client builds requests from a template per path: they
+    carry the headers build_request would give, each with its own Content-Length."""
+    from itniotech_async._client import _HEADERS
+
+    from .conftest import KEY, SECRET
+
+    signed = {"api-key", "timestamp", "sign"}
+    async with fake.serve() as url, itnio.ItnioClient(KEY, SECRET, base_url=url) as client:
+        for page in (9, 10, 10):  # two body lengths, and a repeat
+            await client.voice.record_sip_query(START, END, page=page, size=7)
+            await client.voice.record_sip(str(page))
+        assert len(client._templates) == 3  # the query path and two record paths
+        for got in fake.requests:
+            want = client._http.build_request(
+                got.method, url + got.path, content=got.body or None, headers=_HEADERS
+            )
+            assert {k: v for k, v in got.headers.items() if k not in signed} == {
+                k.lower(): v for k, v in want.headers.items()
+            }
