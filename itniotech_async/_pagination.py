@@ -165,6 +165,20 @@ class StreamQuery(Generic[R]):
     ordered: bool
 
 
+class _Handoff:
+    """How an idle child task of the producer is handed its next job."""
+
+    __slots__ = ("event", "job")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.job: _Job | None = None
+
+    def give(self, job: _Job) -> None:
+        self.job = job
+        self.event.set()
+
+
 @attrs.define(eq=False)
 class _Job:
     window: _Window
@@ -203,6 +217,7 @@ class _Walk(Generic[R]):
         self.records_done = 0  # handed to the consumer
         self.pages_done = 0
         self.wake: anyio.Event | None = None  # made by a driver, inside the event loop
+        self._idle: list[_Handoff] = []  # child tasks waiting for a job
 
     # -- progress ------------------------------------------------------------
 
@@ -505,9 +520,28 @@ class _Walk(Generic[R]):
             if self.wake is not None:
                 self.wake.set()
 
+    async def _work(self, job: _Job, tg: TaskGroup) -> None:
+        """Fetch ``job``, then whatever job comes next; idle until handed one.
+
+        Child tasks are reused because starting one costs several times what
+        waking an idle one does, and a walk starts one job per page.
+        """
+        while True:
+            await self._fetch(job, tg)
+            following = self.next_job()
+            while following is None:
+                handoff = _Handoff()
+                self._idle.append(handoff)
+                await handoff.event.wait()
+                following = handoff.job
+            job = following
+
     def _start_jobs(self, tg: TaskGroup) -> None:
         while (job := self.next_job()) is not None:
-            tg.start_soon(self._fetch, job, tg)
+            if self._idle:
+                self._idle.pop().give(job)
+            else:
+                tg.start_soon(self._work, job, tg)
 
     async def _wait(self) -> None:
         if self.wake is not None:
