@@ -34,8 +34,9 @@ Concurrency without PEP 789 hazards
 
 Nothing here yields from inside a task group, and no task group of ours ever
 wraps the user's code. The planning above is plain synchronous state
-(:class:`_Walk`). Its producer, the one task that starts requests (each in a
-child task of its own task group) and feeds a bounded memory stream, runs
+(:class:`_Walk`). Its producer, the one task that starts requests (in child
+tasks of its own task group, each reused from page to page) and feeds a
+bounded memory stream, runs
 detached (see :mod:`._background`): an asyncio task or a trio system task in
 its own cancel scope, owned by the iterator that reads the stream and tracked
 by the client.
