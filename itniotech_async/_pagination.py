@@ -137,6 +137,7 @@ class _Window:
     refetch: deque[int] = attrs.Factory(deque)
     refetches: dict[int, int] = attrs.Factory(dict)
     seen: dict[int, tuple[int, set[str]]] = attrs.Factory(dict)  # page -> (total, ids)
+    checked: deque[int] = attrs.Factory(deque)  # pages behind the frontier, maybe in seen
     # min(total - page * size) over pages whose ids were dropped (see _forget)
     forgotten_floor: int | None = None
     done: bool = False
@@ -354,6 +355,7 @@ class _Walk(Generic[R]):
                 self._yield(w, number, page)
             w.last_total = page.total
             w.frontier += 1
+            w.checked.append(number)
             self._forget(w)
             if self._limit_reached():
                 return
@@ -375,6 +377,7 @@ class _Walk(Generic[R]):
                 self._open_windows -= 1
                 w.results.clear()
                 w.seen.clear()
+                w.checked.clear()
                 if self.ordered:
                     # The next window may have been waiting to yield.
                     nxt = self.windows[w.index + 1] if w.index + 1 < len(self.windows) else None
@@ -401,13 +404,21 @@ class _Walk(Generic[R]):
         if w.changing():
             margin += RETAIN_EXTRA
         reach = w.high_total - (w.frontier - 1) * size + margin
-        for number in [n for n in w.seen if n < w.frontier]:
-            total = w.seen[number][0]
-            if total - number * size >= reach:
+        # Checked pages are looked at oldest first, and only until one must be
+        # kept: while totals hold still, the pages after it must be kept too.
+        # When they grow, stopping early only keeps ids longer.
+        checked = w.checked
+        while checked:
+            number = checked[0]
+            entry = w.seen.get(number)
+            if entry is not None:
+                floor = entry[0] - number * size
+                if floor < reach:
+                    return
                 del w.seen[number]
-                floor = total - number * size
                 if w.forgotten_floor is None or floor < w.forgotten_floor:
                     w.forgotten_floor = floor
+            checked.popleft()
 
     def _yield(self, w: _Window, number: int, page: Page[R]) -> None:
         records = page.records
