@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -18,6 +20,13 @@ import attrs
 from ._converter import structure_page, structure_record
 from ._errors import InvalidArgumentError, ItnioError, ResponseValidationError
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+from ._recordings import (
+    RecordingDownloads,
+    RecordingItem,
+    Recordings,
+    RecordingSource,
+    RecordingUrl,
+)
 
 if TYPE_CHECKING:
     from ._client import ItnioClient
@@ -326,6 +335,58 @@ class VoiceResource:
         if data is None:
             return Page(records=(), total=0, pages=0, current=page, size=size)
         return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
+
+    # -- call recordings (implemented in _recordings) ----------------------------
+
+    async def recording_url(self, file_id: str, *, source: RecordingSource) -> RecordingUrl | None:
+        """Resolve a recording's file id to a short-lived download URL.
+
+        ``source`` is ``"sip"`` for a phone record's ``recording_file_id`` and
+        ``"group"`` for a voice-message record's ``voice_file_id``. Returns
+        ``None`` when the service has no URL for it.
+        """
+        return await Recordings(self._client).recording_url(file_id, source)
+
+    async def download_recording(
+        self,
+        record: RecordingItem,
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        max_bytes: int | None = None,
+    ) -> Path:
+        """Download one recording into ``directory`` and return its path.
+
+        ``record`` is a :class:`SipCallRecord`, a :class:`GroupCallRecord`, or
+        a bare file id with ``source`` given. The file is written atomically
+        and skipped when already there; see the README's "Recordings" section.
+        ``max_bytes`` refuses larger files with ``RecordingTooLargeError``.
+        """
+        return await Recordings(self._client).download_recording(
+            record, directory, source=source, max_bytes=max_bytes
+        )
+
+    def download_recordings(
+        self,
+        records: Iterable[RecordingItem] | AsyncIterable[RecordingItem],
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        concurrency: int = 8,
+        max_bytes: int | None = None,
+    ) -> RecordingDownloads:
+        """Download many recordings, ``concurrency`` at a time; yields one outcome per record.
+
+        See :class:`~itniotech_async.RecordingDownloads`. ``source`` applies to
+        bare file ids among ``records``.
+        """
+        return Recordings(self._client).download_recordings(
+            records,
+            directory,
+            source=source,
+            concurrency=concurrency,
+            max_bytes=max_bytes,
+        )
 
 
 def _structure(
