@@ -535,7 +535,7 @@ class Recordings:
                     total = await self._start_body(response, out, offset, job, where, max_bytes)
                     written = out.tell()
                     try:
-                        async for chunk in response.aiter_raw():
+                        async for chunk in _raw(response):
                             written += len(chunk)
                             if max_bytes is not None and written > max_bytes:
                                 _empty(out)
@@ -614,12 +614,35 @@ def _transport_error(message: str, exc: Exception) -> _Retryable:
     return _Retryable(error)
 
 
+class _Once:
+    """The body of a response its transport already read (mock transports do)."""
+
+    def __init__(self, content: bytes) -> None:
+        self._content: bytes | None = content
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        content, self._content = self._content, None
+        if not content:
+            raise StopAsyncIteration
+        return content
+
+
+def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's bytes as sent (no decoding), in the chunks they arrive in."""
+    if response.is_stream_consumed:
+        return _Once(response.content)
+    return response.aiter_raw()
+
+
 async def _says_expired(response: httpx.Response) -> bool:
     if response.status_code == 410:
         return True
     seen = b""
     with contextlib.suppress(httpx.HTTPError):
-        async for chunk in response.aiter_raw():
+        async for chunk in _raw(response):
             seen += chunk
             if len(seen) >= _REFUSAL_PEEK:
                 break
