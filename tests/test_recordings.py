@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import anyio.from_thread
 import anyio.lowlevel
 import httpx
 import pytest
@@ -515,3 +516,64 @@ def test_bulk_bad_arguments_raise_at_once(kwargs: dict[str, Any], tmp_path: Path
         client.voice.download_recordings(["a.wav"], tmp_path, **kwargs)
     with pytest.raises(itnio.InvalidArgumentError):
         client.voice.download_recordings("a.wav", tmp_path, source="sip")  # type: ignore[arg-type]
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def test_cli_downloads_a_range_and_reruns_skip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`itniotech recordings sip` saves each recording once; a second run downloads nothing."""
+    from itniotech_async._cli import main
+
+    fake = FakeItnio(KEY, SECRET, seed=3, n_records=120, days=20)
+    fake.files.file_size = 3000
+    now = datetime.now(timezone.utc)
+    span = ["--start", (now - timedelta(days=10)).isoformat(), "--end", now.isoformat()]
+    expected = {
+        str(r["recordingFileId"])
+        for r in fake.sip_records
+        if r.get("recordingFileId")
+        and now - timedelta(days=10) <= datetime.fromisoformat(str(r["submitTime"])) <= now
+    }
+    assert expected
+    monkeypatch.setenv("ITNIO_API_KEY", KEY)
+    monkeypatch.setenv("ITNIO_API_SECRET", SECRET)
+    target = tmp_path / "rec"
+    with (
+        anyio.from_thread.start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(fake.serve()) as base_url,
+    ):
+        argv = ["recordings", "sip", *span, "--dir", str(target), "--base-url", base_url]
+        assert main(argv) == 0
+        first = capsys.readouterr().out
+        assert sorted(os.listdir(target)) == sorted(expected)
+        for name in expected:
+            assert (target / name).read_bytes() == fake.files.content(name, "sip")
+        fake.files.missing.add(sorted(expected)[0])
+        (target / sorted(expected)[0]).unlink()
+        assert main(argv) == 1  # one recording is gone from the service now
+        second = capsys.readouterr()
+    assert f"{len(expected):,} downloaded" in first
+    assert f"0 downloaded (0 B), {len(expected) - 1:,} already there" in second.out
+    assert f"failed: {sorted(expected)[0]}" in second.err
+    assert fake.files.credential_refusals == 0
+
+
+def test_cli_progress_bar_text() -> None:
+    """The bar shows records done of the stream's total, failures and bytes."""
+    from itniotech_async._cli_recordings import DownloadProgress
+
+    class Counts:
+        done, failed, bytes = 6, 1, 2_500_000
+
+    class Stream:
+        total = 24
+
+    bar = DownloadProgress(Counts(), Stream(), None)  # type: ignore[arg-type]
+    assert bar.render(2.0) == (
+        "[######------------------] 6/24 records  25%  1 failed  2.5 MB  1.2 MB/s"
+    )
+    Stream.total = None  # type: ignore[assignment]
+    assert bar.render(2.0).startswith("6 recordings (counting...)")
