@@ -577,3 +577,27 @@ def test_cli_progress_bar_text() -> None:
     )
     Stream.total = None  # type: ignore[assignment]
     assert bar.render(2.0).startswith("6 recordings (counting...)")
+
+
+# -- the README ---------------------------------------------------------------------------
+
+
+def test_readme_recordings_example_runs_and_type_checks(tmp_path: Path) -> None:
+    """The README's Recordings block passes mypy --strict and runs to the end, offline."""
+    import subprocess
+    import sys
+
+    from mypy import api as mypy_api
+
+    from .test_readme import python_block
+
+    script = tmp_path / "recordings_example.py"
+    script.write_text(python_block("Recordings"))
+    out, err, status = mypy_api.run(["--strict", "--no-error-summary", str(script)])
+    assert status == 0, out + err
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "123.wav 48000 bytes" in result.stdout
+    assert "downloaded," in result.stdout
