@@ -739,6 +739,9 @@ class RecordingDownloads:
         self._iterator: _Outcomes | None = None
         # Items waiting for another item of the batch that has the same file.
         self._waiting: dict[Path, list[RecordingItem]] = {}
+        # The source of each file name seen in this batch: a sip and a group id
+        # that clean to the same name must not pass for one file.
+        self._sources: dict[Path, RecordingSource] = {}
 
     def __aiter__(self) -> _Outcomes:
         return self._start()
@@ -800,13 +803,18 @@ class RecordingDownloads:
                         tg.start_soon(self._work, http, jobs_receive.clone(), send)
                     jobs_receive.close()
                     with jobs_send:
-                        await self._feed(jobs_send, send)
+                        try:
+                            await self._feed(jobs_send, send)
+                        except Exception as exc:  # reading the items failed: stop the batch
+                            self._error = exc
+                            tg.cancel_scope.cancel()
+                            return
         except anyio.BrokenResourceError:
             pass  # the consumer has gone: stop
-        except Exception as exc:
-            self._error = exc
+        except Exception as exc:  # pragma: no cover - a bug; still reach the consumer
+            self._error = _single(exc)
         else:
-            self._finished = True
+            self._finished = self._error is None
 
     async def _feed(
         self,
@@ -826,20 +834,31 @@ class RecordingDownloads:
         jobs: MemoryObjectSendStream[_Job],
         send: MemoryObjectSendStream[RecordingDownload],
     ) -> None:
+        file_id: str | None = None
+        source: RecordingSource | None = None
+        path: Path | None = None
         try:
             file_id, source = target_of(item, self._source)
             if file_id is None:
                 await send.send(RecordingDownload(item, "no_file_id", source=source))
                 return
             path = self._directory / recording_filename(file_id)
-            if path in self._waiting:  # the same file is on its way for another item
-                self._waiting[path].append(item)
+            seen = self._sources.setdefault(path, source)
+            if seen != source:
+                raise RecordingError(
+                    f"{source} file id {file_id!r} has the same file name as a {seen} "
+                    "recording of this batch; download the two sources into separate "
+                    "directories"
+                )
+            waiting = self._waiting.get(path)
+            if waiting is not None:  # the same file is on its way for another item
+                waiting.append(item)
                 return
             if await anyio.to_thread.run_sync(_complete, path):
                 await send.send(RecordingDownload(item, "skipped", file_id, source, path))
                 return
         except (ItnioError, OSError) as exc:
-            await send.send(RecordingDownload(item, "failed", error=exc))
+            await send.send(RecordingDownload(item, "failed", file_id, source, path, error=exc))
             return
         self._waiting[path] = []
         await jobs.send(_Job(item, file_id, source, path))
@@ -867,6 +886,15 @@ class RecordingDownloads:
                 for other in self._waiting.pop(job.path, []):
                     status: DownloadStatus = "skipped" if outcome.ok else "failed"
                     await send.send(attrs.evolve(outcome, item=other, status=status, size=None))
+
+
+def _single(exc: Exception) -> Exception:
+    """The one exception inside a task group's exception group, else ``exc`` itself."""
+    inner = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], Exception):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
 
 
 class _Outcomes:

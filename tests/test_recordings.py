@@ -373,6 +373,7 @@ async def test_bulk_reports_one_outcome_per_record(
         itnio.SipCallRecord(voice_id="6", recording_file_id="have.wav"),
         "bare.wav",  # a bare id without source=...
         itnio.SipCallRecord(voice_id="7", recording_file_id="b.wav"),
+        itnio.GroupCallRecord(voice_id="8", voice_file_id="a.wav"),  # another file, same name
     ]
     downloads = client.voice.download_recordings(items, tmp_path, concurrency=3)
     async with downloads as outcomes:
@@ -388,17 +389,16 @@ async def test_bulk_reports_one_outcome_per_record(
         "skipped",
         "failed",
         "downloaded",
+        "failed",
     ]
     assert isinstance(by_item[id(items[4])].error, itnio.RecordingNotFoundError)
+    assert isinstance(by_item[id(items[8])].error, itnio.RecordingError)
+    assert (tmp_path / "a.wav").read_bytes() == fake.files.content("a.wav", "sip")
     assert isinstance(by_item[id(items[6])].error, itnio.InvalidArgumentError)
     assert (tmp_path / "have.wav").read_bytes() == b"kept"
     assert (tmp_path / "g.mp3").read_bytes() == fake.files.content("g.mp3", "group")
-    assert (downloads.done, downloads.downloaded, downloads.skipped, downloads.failed) == (
-        8,
-        3,
-        2,
-        2,
-    )
+    counts = (downloads.done, downloads.downloaded, downloads.skipped, downloads.failed)
+    assert counts == (9, 3, 2, 3)
     assert downloads.bytes == 3 * fake.files.file_size
     # a.wav was fetched once for both records
     assert sum(1 for r in file_requests(fake) if r.answered == "file_200") == 3
@@ -601,3 +601,23 @@ def test_readme_recordings_example_runs_and_type_checks(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "123.wav 48000 bytes" in result.stdout
     assert "downloaded," in result.stdout
+
+
+async def test_failing_record_source_ends_the_batch_with_its_error(
+    client: itnio.ItnioClient, fake: FakeItnio, tmp_path: Path
+) -> None:
+    """An error while reading the records reaches the consumer as itself, after the outcomes."""
+
+    class Broken(Exception):
+        pass
+
+    async def records() -> Any:
+        yield itnio.SipCallRecord(recording_file_id="ok.wav")
+        raise Broken("the source failed")
+
+    seen = []
+    with pytest.raises(Broken, match="the source failed"):
+        async for outcome in client.voice.download_recordings(records(), tmp_path):
+            seen.append(outcome.status)
+    assert seen in ([], ["downloaded"])
+    assert not [n for n in os.listdir(tmp_path) if not n.startswith(".") and n != "ok.wav"]
