@@ -94,6 +94,7 @@ _EXPIRY_MARGIN = 2.0
 # Answers a file host gives a URL it will not serve (expired or revoked).
 _REFUSED = frozenset({401, 403, 404, 410})
 _REFUSAL_PEEK = 2048
+_WHOLE_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 # Plain headers only: the file host gets nothing of the API's (see the module doc).
 _FILE_HEADERS = {
@@ -306,6 +307,10 @@ class _Refused(Exception):
 class _Retryable(Exception):
     def __init__(self, error: ItnioError) -> None:
         self.error = error
+
+
+class _Whole(Exception):
+    """The partial file already holds the whole file (a 416 naming its very size)."""
 
 
 class _Restart(Exception):
@@ -532,7 +537,11 @@ class Recordings:
                     logger.debug(
                         "GET %s -> HTTP %d (from byte %d)", where, response.status_code, offset
                     )
-                    total = await self._start_body(response, out, offset, job, where, max_bytes)
+                    try:
+                        total = await self._start_body(response, out, offset, job, where, max_bytes)
+                    except _Whole:
+                        await anyio.to_thread.run_sync(os.fsync, out.fileno())
+                        return offset
                     written = out.tell()
                     try:
                         async for chunk in _raw(response):
@@ -577,6 +586,9 @@ class Recordings:
         if status == 429 or status >= 500:
             raise _Retryable(HttpStatusError(status, f"GET {where}: HTTP {status}"))
         if status == 416 and offset:
+            match = _WHOLE_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if match is not None and int(match.group(1)) == offset:
+                raise _Whole  # an earlier run stopped between the last byte and the rename
             logger.info("GET %s: range not satisfiable; starting the file over", where)
             _empty(out)
             raise _Restart

@@ -264,6 +264,17 @@ async def test_partial_file_longer_than_the_file_starts_over(
     assert [r.answered for r in file_requests(fake)] == ["file_416", "file_200"]
 
 
+async def test_complete_partial_file_is_renamed_without_a_download(
+    client: itnio.ItnioClient, fake: FakeItnio, tmp_path: Path
+) -> None:
+    """A temporary file that already holds every byte (416 naming its size) is just renamed."""
+    part_of(tmp_path / "whole.wav").write_bytes(fake.files.content("whole.wav", "sip"))
+    path = await client.voice.download_recording("whole.wav", tmp_path, source="sip")
+    assert path.read_bytes() == fake.files.content("whole.wav", "sip")
+    assert [r.answered for r in file_requests(fake)] == ["file_416"]
+    assert os.listdir(tmp_path) == ["whole.wav"]
+
+
 async def test_cancelled_download_leaves_no_final_file_and_resumes(
     client: itnio.ItnioClient, fake: FakeItnio, tmp_path: Path
 ) -> None:
