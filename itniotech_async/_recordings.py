@@ -93,7 +93,7 @@ _RESOLVE_PATH = "/voice/getRecordingFileUrl"
 _EXPIRY_MARGIN = 2.0
 # Answers a file host gives a URL it will not serve (expired or revoked).
 _REFUSED = frozenset({401, 403, 404, 410})
-_REFUSAL_PEEK = 2048
+_REFUSAL_PEEK = 16_384
 _WHOLE_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 # Plain headers only: the file host gets nothing of the API's (see the module doc).
@@ -543,8 +543,9 @@ class Recordings:
                         await anyio.to_thread.run_sync(os.fsync, out.fileno())
                         return offset
                     written = out.tell()
+                    chunks = _raw(response)
                     try:
-                        async for chunk in _raw(response):
+                        async for chunk in chunks:
                             written += len(chunk)
                             if max_bytes is not None and written > max_bytes:
                                 _empty(out)
@@ -560,6 +561,8 @@ class Recordings:
                         raise _transport_error(message, exc) from None
                     except httpx.HTTPError as exc:
                         raise RecordingError(f"GET {where}: {type(exc).__name__}") from exc
+                    finally:
+                        await _close(chunks)
                 finally:
                     await response.aclose()
             out.flush()
@@ -649,16 +652,29 @@ def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
     return response.aiter_raw()
 
 
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    """Close a body iterator left midway (httpx's is an async generator)."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 async def _says_expired(response: httpx.Response) -> bool:
+    """Whether a refusal says the URL expired (410, or "expire" in a small body).
+
+    Only a body announced as small is read, and then whole: one left midway
+    would leave httpx's async generators suspended.
+    """
     if response.status_code == 410:
         return True
-    seen = b""
-    with contextlib.suppress(httpx.HTTPError):
-        async for chunk in _raw(response):
-            seen += chunk
-            if len(seen) >= _REFUSAL_PEEK:
-                break
-    return b"expire" in seen[:_REFUSAL_PEEK].lower()
+    length = response.headers.get("Content-Length", "")
+    if not length.isdigit() or int(length) > _REFUSAL_PEEK:
+        return False
+    try:
+        body = await response.aread() if not response.is_stream_consumed else response.content
+    except httpx.HTTPError:
+        return False
+    return b"expire" in body.lower()
 
 
 def _complete(path: Path) -> bool:

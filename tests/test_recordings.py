@@ -632,3 +632,36 @@ async def test_failing_record_source_ends_the_batch_with_its_error(
             seen.append(outcome.status)
     assert seen in ([], ["downloaded"])
     assert not [n for n in os.listdir(tmp_path) if not n.startswith(".") and n != "ok.wav"]
+
+
+# Cutting a body off midway leaves httpx's response iterators (async generators)
+# suspended; trio closes them itself but warns (ResourceWarning) when it does.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_size_limit_holds_without_a_content_length(tmp_path: Path) -> None:
+    """A body of unannounced length is cut off once it passes max_bytes, leaving no file."""
+    seen: list[httpx.Request] = []
+
+    async def body() -> Any:
+        for _ in range(100):
+            yield b"\1" * 1000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/voice/getRecordingFileUrl":
+            data = {"url": "https://cdn.example/x?token=t", "expireTime": 4_102_444_800_000}
+            return httpx.Response(200, json={"status": "0", "reason": "ok", "data": data})
+        return httpx.Response(200, content=body())
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
+        itnio.ItnioClient(KEY, SECRET, http_client=http) as client,
+    ):
+        with pytest.raises(itnio.RecordingTooLargeError):
+            await client.voice.download_recording("x.wav", tmp_path, source="sip", max_bytes=5500)
+        path = await client.voice.download_recording("x.wav", tmp_path, source="sip")
+    assert path.read_bytes() == b"\1" * 100_000
+    assert os.listdir(tmp_path) == ["x.wav"]
+    file_hits = [r for r in seen if r.url.host == "cdn.example"]
+    assert len(file_hits) == 2
+    for request in file_hits:
+        assert not [h for h in CREDENTIAL_HEADERS if h in request.headers]
