@@ -19,6 +19,10 @@ from ._errors import (
     ItnioError,
     PaginationError,
     ParameterError,
+    RecordingError,
+    RecordingNotFoundError,
+    RecordingTooLargeError,
+    RecordingUrlExpiredError,
     ResponseDecodeError,
     ResponseValidationError,
     ServerError,
@@ -28,6 +32,14 @@ from ._errors import (
 )
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
+from ._recordings import (
+    DownloadStatus,
+    RecordingDownload,
+    RecordingDownloads,
+    RecordingSource,
+    RecordingUrl,
+    recording_filename,
+)
 
 __version__ = "0.1.0"
 
@@ -35,6 +47,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "CallRecord",
+    "DownloadStatus",
     "GroupCallRecord",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -47,6 +60,14 @@ __all__ = [
     "PaginationError",
     "ParameterError",
     "RecordStream",
+    "RecordingDownload",
+    "RecordingDownloads",
+    "RecordingError",
+    "RecordingNotFoundError",
+    "RecordingSource",
+    "RecordingTooLargeError",
+    "RecordingUrl",
+    "RecordingUrlExpiredError",
     "ResponseDecodeError",
     "ResponseValidationError",
     "ServerError",
@@ -55,4 +76,5 @@ __all__ = [
     "TimestampExpiredError",
     "TransportError",
     "__version__",
+    "recording_filename",
 ]

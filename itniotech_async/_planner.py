@@ -656,7 +656,7 @@ class Planner(Generic[R]):
             return
         self._prove(w, part)  # replaced by its parts
         bounds = [part.lo, *cuts, part.hi]
-        for lo, hi in zip(bounds, bounds[1:], strict=False):
+        for lo, hi in itertools.pairwise(bounds):
             # Parts overlap by two seconds: [lo, cut + 1] and [cut, hi].
             child = _Part(lo, hi if hi == part.hi else hi + 1, part.generation)
             w.parts_open += 1
@@ -694,9 +694,7 @@ class Planner(Generic[R]):
         if len(inside) < wanted:
             step = (hi - lo) / wanted
             candidates.update(lo + int(i * step) for i in range(1, wanted))
-        usable = sorted(
-            c for c in candidates if lo < c and c + 1 < hi and not _stamped(stamps, c)
-        )
+        usable = sorted(c for c in candidates if lo < c and c + 1 < hi and not _stamped(stamps, c))
         if not usable:
             return []
         positions = [bisect.bisect_right(inside, c) for c in usable]
@@ -797,4 +795,3 @@ def _page(page: Page[R], records: list[R] | tuple[R, ...]) -> Page[R]:
     if len(records) == len(page.records):
         return page
     return Page(tuple(records), page.total, page.pages, page.current, page.size)
-

@@ -64,9 +64,7 @@ def has_whole_second(start: datetime, end: datetime) -> bool:
     return whole_second_span(start, end) is not None
 
 
-def window_spans(
-    first: int, last: int, span: int = MAX_WINDOW_SECONDS
-) -> list[tuple[int, int]]:
+def window_spans(first: int, last: int, span: int = MAX_WINDOW_SECONDS) -> list[tuple[int, int]]:
     """Split the seconds ``[first, last]`` into windows of at most ``span`` seconds.
 
     Neighbouring windows overlap by two seconds (the next starts one second

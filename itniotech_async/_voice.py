@@ -7,9 +7,11 @@ Every argument is checked before anything is sent; a bad one raises
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
@@ -18,6 +20,13 @@ from ._errors import InvalidArgumentError, ItnioError, ResponseValidationError
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageSource, RecordStream, StreamQuery
 from ._query import GROUP, MAX_PAGE_SIZE, SIP, Endpoint, QueryBody
+from ._recordings import (
+    RecordingDownloads,
+    RecordingItem,
+    Recordings,
+    RecordingSource,
+    RecordingUrl,
+)
 from ._times import MAX_WINDOW, seconds_to_datetime, utc, whole_second_span
 
 if TYPE_CHECKING:
@@ -240,6 +249,56 @@ class VoiceResource:
         data = await self._client._request("POST", endpoint.query_path, body(page))
         return _parse_page(endpoint, data)
 
+    async def recording_url(self, file_id: str, *, source: RecordingSource) -> RecordingUrl | None:
+        """Resolve a recording's file id to a short-lived download URL.
+
+        ``source`` is ``"sip"`` for a phone record's ``recording_file_id`` and
+        ``"group"`` for a voice-message record's ``voice_file_id``. Returns
+        ``None`` when the service has no URL for it.
+        """
+        return await Recordings(self._client).recording_url(file_id, source)
+
+    async def download_recording(
+        self,
+        record: RecordingItem,
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        max_bytes: int | None = None,
+    ) -> Path:
+        """Download one recording into ``directory`` and return its path.
+
+        ``record`` is a :class:`SipCallRecord`, a :class:`GroupCallRecord`, or
+        a bare file id with ``source`` given. The file is written atomically
+        and skipped when already there; see the README's "Recordings" section.
+        ``max_bytes`` refuses larger files with ``RecordingTooLargeError``.
+        """
+        return await Recordings(self._client).download_recording(
+            record, directory, source=source, max_bytes=max_bytes
+        )
+
+    def download_recordings(
+        self,
+        records: Iterable[RecordingItem] | AsyncIterable[RecordingItem],
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        concurrency: int = 8,
+        max_bytes: int | None = None,
+    ) -> RecordingDownloads:
+        """Download many recordings, ``concurrency`` at a time; yields one outcome per record.
+
+        See :class:`~itniotech_async.RecordingDownloads`. ``source`` applies to
+        bare file ids among ``records``.
+        """
+        return Recordings(self._client).download_recordings(
+            records,
+            directory,
+            source=source,
+            concurrency=concurrency,
+            max_bytes=max_bytes,
+        )
+
 
 def _parse_page(endpoint: Endpoint[R], data: Any) -> Page[R]:
     """Structure the ``data`` of a page answer; a missing page is an error, not an empty one."""
@@ -248,6 +307,8 @@ def _parse_page(endpoint: Endpoint[R], data: Any) -> Page[R]:
             f"POST {endpoint.query_path}: the answer has no page (data is null)"
         )
     return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
+
+    # -- call recordings (implemented in _recordings) ----------------------------
 
 
 def _structure(

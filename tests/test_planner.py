@@ -45,8 +45,11 @@ def build(
     last = FIRST + int(days * DAY)
     sim = SimServer(rng, arrival_span=(FIRST - 2, last + 2), **server)
     for _ in range(n):
-        sim.add(rng.randint(FIRST - 2, last + 2), blank=rng.random() < blank,
-                drift=rng.randint(-drift, drift))
+        sim.add(
+            rng.randint(FIRST - 2, last + 2),
+            blank=rng.random() < blank,
+            drift=rng.randint(-drift, drift),
+        )
     for _ in range(dense):  # batch calls: many callees submitted in one second
         second = rng.randint(FIRST, last)
         for _ in range(dense_size):
@@ -105,8 +108,16 @@ def test_exactly_once_against_a_hostile_service(
     """Every record present from the start is yielded exactly once, whatever the service does."""
     rng = random.Random(seed)
     sim, first, last = build(
-        rng, days=days, n=n, dense=dense, dense_size=rng.randint(size, 4 * size), blank=blank,
-        ends=ends, ties="shuffle", skew=skew, arrivals=arrivals,
+        rng,
+        days=days,
+        n=n,
+        dense=dense,
+        dense_size=rng.randint(size, 4 * size),
+        blank=blank,
+        ends=ends,
+        ties="shuffle",
+        skew=skew,
+        arrivals=arrivals,
     )
     planner = make_planner(first, last, size=size, concurrency=concurrency, ordered=ordered)
     check(sim, planner)
@@ -115,11 +126,18 @@ def test_exactly_once_against_a_hostile_service(
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32), ends=st.sampled_from(ENDS), arrivals=st.sampled_from([0.0, 0.2]))
 def test_stamps_that_mislead_are_not_trusted(seed: int, ends: str, arrivals: float) -> None:
-    """A service that filters on a stamp seconds away from the submitTime it serves loses nothing."""
+    """A service filtering on a stamp seconds away from the submitTime it serves loses nothing."""
     rng = random.Random(seed)
     sim, first, last = build(
-        rng, days=20, n=300, dense=2, dense_size=30, drift=3,
-        ends=ends, skew=True, arrivals=arrivals,
+        rng,
+        days=20,
+        n=300,
+        dense=2,
+        dense_size=30,
+        drift=3,
+        ends=ends,
+        skew=True,
+        arrivals=arrivals,
     )
     check(sim, make_planner(first, last, size=10, concurrency=4))
 
@@ -229,8 +247,10 @@ def test_ordered_walk_follows_page_order(n: int, size: int, seed: int) -> None:
     """With ordered=True, a still data set and a stable order, records come in serving order."""
     rng = random.Random(seed)
     sim, first, last = build(rng, days=5, n=n, dense=0, dense_size=0, ties="stable")
-    expected = sorted(in_range(sim, first, last), key=lambda v: (
-        -next(r.stamp for r in sim.records if r.vid == v), v))
+    expected = sorted(
+        in_range(sim, first, last),
+        key=lambda v: (-next(r.stamp for r in sim.records if r.vid == v), v),
+    )
     assert check(sim, make_planner(first, last, size=size, concurrency=8, ordered=True)) == expected
 
 
@@ -348,7 +368,9 @@ def test_a_count_below_the_records_collected_raises() -> None:
     length=st.integers(0, 400 * DAY),
     span=st.integers(DAY, 40 * DAY),
 )
-def test_windows_cover_every_second_whatever_the_end_rule(first: int, length: int, span: int) -> None:
+def test_windows_cover_every_second_whatever_the_end_rule(
+    first: int, length: int, span: int
+) -> None:
     """Windows span at most ``span`` seconds and, under every end rule, cover every second."""
     last = first + length
     windows = window_spans(first, last, span)

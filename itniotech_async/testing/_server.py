@@ -33,6 +33,7 @@ import httpx
 from .._auth import compute_sign
 from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
 from ._faults import STATUS_REASONS, Fault
+from ._files import FakeFileHost
 from ._http import Answer, InProcessTransport, TCPServer
 
 __all__ = ["FakeItnio", "FakeRequest"]
@@ -90,6 +91,7 @@ class FakeRequest:
     body: bytes = attrs.field(repr=False)
     answered: str | None = None
     fault: Fault | None = None
+    query: str = ""
 
     def header(self, name: str) -> str | None:
         """Return a request header by case-insensitive name, or ``None``."""
@@ -279,6 +281,8 @@ class FakeItnio:
         self.requests: list[FakeRequest] = []
         self._in_flight = 0
         self._transport: InProcessTransport | None = None
+        #: The recordings: ``GET /voice/getRecordingFileUrl`` and the file host it points at.
+        self.files = FakeFileHost(self)
 
     def __repr__(self) -> str:
         return (
@@ -461,7 +465,9 @@ class FakeItnio:
     def _json(self, body: bytes) -> Answer:
         return Answer(200, self._headers(), body)
 
-    async def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    async def _handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, query: str = ""
+    ) -> Answer:
         self.request_count += 1
         self._in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
@@ -472,7 +478,7 @@ class FakeItnio:
                     parsed = json.loads(body)
                 except ValueError:
                     parsed = None
-            request = FakeRequest(method, path, headers, parsed, body)
+            request = FakeRequest(method, path, headers, parsed, body, query=query)
             if self.keep_requests:
                 self.requests.append(request)
             fault = request.fault = self._next_fault(path)
@@ -518,6 +524,8 @@ class FakeItnio:
 
     async def _route(self, request: FakeRequest) -> Answer:
         path = request.path
+        if self.files.serves(path):  # recordings: the URL resolver and the file host
+            return await self.files.answer(request, self._authenticate)
         voice_id = ""
         kind = _QUERY_ROUTES.get(path)
         is_query = kind is not None
