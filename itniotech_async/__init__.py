@@ -26,10 +26,12 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._iterator import StreamIterator
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
-
-__version__ = "0.1.0"
+from ._serialize import to_dict, to_json
+from ._version import __version__
+from ._voice import VoiceResource
 
 __all__ = [
     "ApiError",
@@ -51,8 +53,12 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SipCallRecord",
+    "StreamIterator",
     "TimeRangeError",
     "TimestampExpiredError",
     "TransportError",
+    "VoiceResource",
     "__version__",
+    "to_dict",
+    "to_json",
 ]

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
 import secrets
@@ -44,10 +43,10 @@ import attrs
 import httpx
 
 from ._client import ItnioClient
-from ._converter import unstructure_record
 from ._errors import InvalidArgumentError, ItnioError
 from ._models import CallRecord, GroupCallRecord, SipCallRecord
 from ._pagination import RecordStream
+from ._serialize import to_dict, to_json
 
 __all__ = ["main"]
 
@@ -355,7 +354,7 @@ Writer = Callable[[CallRecord], None]
 
 def _jsonl_writer(out: TextIO) -> Writer:
     def write(record: CallRecord) -> None:
-        out.write(json.dumps(unstructure_record(record), ensure_ascii=False, separators=(",", ":")))
+        out.write(to_json(record))
         out.write("\n")
 
     return write
@@ -367,7 +366,7 @@ def _csv_writer(out: TextIO, record_type: type[CallRecord]) -> Writer:
     rows.writerow(fields)
 
     def write(record: CallRecord) -> None:
-        data = unstructure_record(record)
+        data = to_dict(record)
         rows.writerow(["" if data.get(name) is None else data[name] for name in fields])
 
     return write
@@ -525,7 +524,7 @@ async def run_record(args: argparse.Namespace) -> None:
     if record is None:
         raise CommandError(f"no {args.kind} record with voice id {args.voice_id!r}")
     with _stdout_text() as out:
-        out.write(json.dumps(unstructure_record(record), ensure_ascii=False, indent=2) + "\n")
+        out.write(to_json(record, indent=2) + "\n")
 
 
 class RequestTimer:

@@ -57,7 +57,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
@@ -71,6 +71,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._background import Background
 from ._errors import ItnioError, PaginationError
+from ._iterator import StreamIterator
 from ._models import CallRecord, Page
 from ._voice import MAX_WINDOW, Endpoint, QueryBody, has_whole_second, utc
 
@@ -455,14 +456,10 @@ class _Walk(Generic[R]):
             # The usual page: every id new. Set operations in C instead of a
             # check per record; only records near a window boundary go on to
             # the boundary check.
-            ids |= fresh  # type: ignore[arg-type]  # (None is not in it)
+            ids |= fresh
             if not boundaries:
                 return list(records)
-            return [
-                r
-                for r in records
-                if self._first_at_boundary(r, r.voice_id, boundaries)  # type: ignore[arg-type]
-            ]
+            return [r for r in records if self._first_at_boundary(r, r.voice_id, boundaries)]
         keep: list[R] = []
         for record in records:
             vid = record.voice_id
@@ -716,10 +713,10 @@ class _Stream(Generic[R, T]):
             raise
         return _Iterator[R, T](walk, self._flatten, receive, producer)
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def __aiter__(self) -> StreamIterator[T]:
         return self._start()
 
-    async def __aenter__(self) -> AsyncIterator[T]:
+    async def __aenter__(self) -> StreamIterator[T]:
         if self._iterator is not None:
             raise ItnioError("this stream is already open")
         self._iterator = self._start()
