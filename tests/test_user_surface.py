@@ -15,7 +15,7 @@ import pytest
 import itniotech_async as itnio
 from itniotech_async.testing import FakeItnio
 
-from .conftest import END, KEY, SECRET, START
+from .conftest import KEY, SECRET
 
 pytestmark = pytest.mark.anyio
 
@@ -113,9 +113,11 @@ def test_to_dict_rejects_other_objects(bad: Any) -> None:
         itnio.to_dict(bad)
 
 
-async def test_to_dict_of_a_fetched_page_round_trips(client: itnio.ItnioClient) -> None:
-    """A fetched page's dict parses back (camelCase keys) into the same records."""
-    page = await client.voice.record_sip_query(START, END, size=20)
+async def test_to_dict_of_a_fetched_page_round_trips(itnio_client: itnio.ItnioClient) -> None:
+    """A fetched page's dict parses back into the same records."""
+    end = datetime.now(timezone.utc)
+    page = await itnio_client.voice.record_sip_query(end - timedelta(days=20), end, size=20)
+    assert len(page.records) == 20
     from itniotech_async._converter import _camel
 
     rebuilt = [
@@ -149,18 +151,22 @@ def test_page_repr_is_short_and_useful() -> None:
     assert repr(empty) == "Page(current=1, pages=0, total=0, size=100, records=<0>)"
 
 
-async def test_stream_iterator_has_aclose(client: itnio.ItnioClient, fake: FakeItnio) -> None:
+@pytest.mark.itnio(transport="loopback")
+async def test_stream_iterator_has_aclose(
+    itnio_client: itnio.ItnioClient, itnio_fake: FakeItnio
+) -> None:
     """aiter(stream) is a StreamIterator: anext works and aclose stops the walk."""
+    end = datetime.now(timezone.utc)
     records: itnio.StreamIterator[itnio.SipCallRecord] = aiter(
-        client.voice.iter_sip_records(START, END, page_size=10, concurrency=2)
+        itnio_client.voice.iter_sip_records(end - timedelta(days=30), end, page_size=10)
     )
     first = await anext(records)
     assert isinstance(first, itnio.SipCallRecord)
     await records.aclose()
-    sent = fake.request_count
+    sent = itnio_fake.request_count
     rest = [record async for record in records]  # at most what was already fetched
     assert len(rest) < 10
-    assert fake.request_count == sent  # nothing more was requested after aclose
+    assert itnio_fake.request_count == sent  # nothing more was requested after aclose
 
 
 def test_version_agrees_with_the_metadata() -> None:
