@@ -76,6 +76,7 @@ def test_readme_and_examples_pass_mypy_strict(tmp_path: Path) -> None:
     for line, code in blocks:
         (tmp_path / f"readme_line_{line}.py").write_text(code)
     examples = sorted(EXAMPLES.glob("*.py"))
+    assert len(examples) >= 4
     for path in examples:
         shutil.copy(path, tmp_path / path.name)
     result = subprocess.run(
