@@ -194,3 +194,13 @@ def test_every_public_name_has_a_docstring() -> None:
                 if public and (callable(member) or isinstance(member, property)) and not documented:
                     missing.append(f"{name}.{attr}")
     assert missing == []
+
+
+@pytest.mark.itnio(now=datetime(2026, 3, 1, tzinfo=timezone.utc))
+async def test_time_range_error_says_the_limits(itnio_client: itnio.ItnioClient) -> None:
+    """Status -25 raises TimeRangeError whose message states both limits."""
+    start = datetime(2025, 12, 1, tzinfo=timezone.utc)  # 90 days before the fake's now
+    with pytest.raises(itnio.TimeRangeError) as info:
+        await itnio_client.voice.record_sip_query(start, start + timedelta(days=1))
+    assert info.value.status == "-25"
+    assert "31 days" in str(info.value) and "62 days" in str(info.value)
