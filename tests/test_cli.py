@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -337,6 +338,51 @@ def test_since_with_default_end_exports_up_to_now(server: Fake) -> None:
     maybe = fetch_raw(server.base_url, "group", before - timedelta(days=40), after)
     assert set(surely) <= got <= set(maybe)
     assert len(surely) > 1000
+
+
+def test_standalone_fake_prints_a_working_export_line() -> None:
+    """The standalone fake's export line, pasted into a shell, points the CLI at it."""
+    command = [sys.executable, "-m", "itniotech_async.testing", "--api-secret", "s3 cr$t"]
+    env = {k: v for k, v in cli_env().items() if not k.startswith("ITNIO_")}
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            url_line = process.stdout.readline().strip()
+            banner = [process.stderr.readline() for _ in range(5)]
+            export = banner[3].strip()
+            script = f"{export}\n{shlex.join(cli_command('records', 'sip', '--since', '1d'))}"
+            result = subprocess.run(
+                ["bash", "-c", script], env=env, capture_output=True, timeout=60, check=False
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert "Api-Key 'test-key'" in banner[1] and "'s3 cr$t'" in banner[1]
+    assert export.startswith("export ")
+    assert url_line.partition("=")[2] in export
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) > 10  # a day of the fake's 2,000 calls
+
+
+def test_standalone_fake_help_shows_defaults() -> None:
+    """--help of the standalone fake states each option's default."""
+    result = subprocess.run(
+        [sys.executable, "-m", "itniotech_async.testing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    for default in ("(default: test-key)", "(default: test-secret)", "(default: 2000)"):
+        assert default in " ".join(result.stdout.split())
 
 
 def test_version_is_the_package_version() -> None:
