@@ -673,6 +673,18 @@ class _Stream(Generic[R, T]):
         self._walk = _Walk(self._client, self._query)
         return self._walk
 
+    def __repr__(self) -> str:
+        q = self._query
+        filters = "".join(f", {k}={v!r}" for k, v in q.filters.items() if v)
+        limit = "" if q.limit is None else f", limit={q.limit}"
+        total = "?" if self.total is None else f"{self.total:,}"
+        return (
+            f"<{type(self).__name__} {q.endpoint.name} {q.start.isoformat()} .. "
+            f"{q.end.isoformat()}{filters}, page_size={q.page_size}, "
+            f"concurrency={q.concurrency}{limit}: {self.records_done:,} of {total} records, "
+            f"{self.pages_done:,} page{'' if self.pages_done == 1 else 's'}>"
+        )
+
     # -- progress (for progress bars; no extra requests) ---------------------
 
     @property
