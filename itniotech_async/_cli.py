@@ -214,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Export and inspect ITNIO Tech voice call records. Credentials come "
         "from the ITNIO_API_KEY and ITNIO_API_SECRET environment variables.",
-        epilog="exit status: 0 success, 1 runtime error (API, network, record not found, "
-        "file), 2 bad input (nothing sent), 130 interrupted",
+        epilog="exit status: 0 success (also when a reader such as `head` closes the pipe), "
+        "1 runtime error (API, network, record not found, file), 2 bad input (nothing "
+        "sent), 128 + the signal when stopped: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, connects=True, top=True)
