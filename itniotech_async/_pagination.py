@@ -679,7 +679,7 @@ class _Stream(Generic[R, T]):
         limit = "" if q.limit is None else f", limit={q.limit}"
         total = "?" if self.total is None else f"{self.total:,}"
         return (
-            f"<{type(self).__name__} {q.endpoint.name} {q.start.isoformat()} .. "
+            f"<{type(self).__name__} {q.start.isoformat()} .. "
             f"{q.end.isoformat()}{filters}, page_size={q.page_size}, "
             f"concurrency={q.concurrency}{limit}: {self.records_done:,} of {total} records, "
             f"{self.pages_done:,} page{'' if self.pages_done == 1 else 's'}>"

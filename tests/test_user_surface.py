@@ -210,18 +210,18 @@ async def test_time_range_error_says_the_limits(itnio_client: itnio.ItnioClient)
 async def test_record_stream_repr_shows_query_and_progress(
     itnio_client: itnio.ItnioClient, itnio_fake: FakeItnio
 ) -> None:
-    """A stream's repr names its kind, range, filters and progress."""
+    """A stream's repr names its range, filters, options and progress."""
     end = datetime(2026, 3, 1, tzinfo=timezone.utc)
     start = end - timedelta(days=40)
     stream = itnio_client.voice.iter_sip_records(
         start, end, phone_name="sales-01", page_size=50, concurrency=3
     )
     assert repr(stream) == (
-        "<RecordStream sip 2026-01-20T00:00:00+00:00 .. 2026-03-01T00:00:00+00:00, "
+        "<RecordStream 2026-01-20T00:00:00+00:00 .. 2026-03-01T00:00:00+00:00, "
         "phoneName='sales-01', page_size=50, concurrency=3: 0 of ? records, 0 pages>"
     )
     pages = itnio_client.voice.iter_group_records(start, end, limit=7).pages()
-    assert repr(pages).startswith("<PageStream group ")
+    assert repr(pages).startswith("<PageStream 2026-01-20T00:00:00+00:00 .. ")
     assert ", limit=7:" in repr(pages)
     now = datetime.now(timezone.utc)
     walked = itnio_client.voice.iter_sip_records(now - timedelta(days=20), now, limit=5)
