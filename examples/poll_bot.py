@@ -9,6 +9,8 @@ retried at the next tick instead of stopping the bot.
 
 ``python examples/poll_bot.py`` runs three polls against the package's fake
 server, with calls arriving between them.
+
+A real bot: ``await Poller(ItnioClient(), alert).poll_forever(interval=60)``.
 """
 
 from __future__ import annotations
@@ -26,31 +28,38 @@ log = logging.getLogger("poll_bot")
 Handler = Callable[[itnio.SipCallRecord], Awaitable[None]]
 
 
-async def poll_forever(
-    client: itnio.ItnioClient,
-    on_failed_call: Handler,
-    *,
-    interval: float = 60.0,
-    lookback: timedelta = timedelta(minutes=30),
-    rounds: int | None = None,
-) -> None:
-    """Call ``on_failed_call`` once for each call not established (SIP code other than 200)."""
-    seen: dict[str, datetime] = {}  # voice id -> when to forget it
-    done = 0
-    while rounds is None or done < rounds:
+class Poller:
+    """Polls the calls of the last ``lookback``; hands each failed one to a handler once."""
+
+    def __init__(
+        self,
+        client: itnio.ItnioClient,
+        on_failed_call: Handler,
+        lookback: timedelta = timedelta(minutes=30),
+    ) -> None:
+        self.client = client
+        self.on_failed_call = on_failed_call
+        self.lookback = lookback
+        self.seen: dict[str, datetime] = {}  # voice id -> when it can no longer come back
+
+    async def poll_once(self) -> None:
+        """One poll: every call not established (SIP code other than 200) not seen before."""
         now = datetime.now(timezone.utc)
-        try:
-            async for record in client.voice.iter_sip_records(now - lookback, now):
-                if record.voice_id in seen:
-                    continue
-                seen[record.voice_id] = now + lookback
+        async for record in self.client.voice.iter_sip_records(now - self.lookback, now):
+            if record.voice_id not in self.seen:
+                self.seen[record.voice_id] = now + self.lookback
                 if record.termination_code != "200":
-                    await on_failed_call(record)
-        except itnio.ItnioError as exc:  # bad credentials too: look at the log
-            log.warning("poll failed, trying again in %.0f s: %s", interval, exc)
-        seen = {vid: until for vid, until in seen.items() if until > now}
-        done += 1
-        await anyio.sleep(interval)
+                    await self.on_failed_call(record)
+        self.seen = {vid: until for vid, until in self.seen.items() if until > now}
+
+    async def poll_forever(self, interval: float = 60.0) -> None:
+        """Poll every ``interval`` seconds; a failed poll is logged and tried again."""
+        while True:
+            try:
+                await self.poll_once()
+            except itnio.ItnioError as exc:  # bad credentials too: look at the log
+                log.warning("poll failed, trying again in %.0f s: %s", interval, exc)
+            await anyio.sleep(interval)
 
 
 async def main() -> None:
@@ -63,16 +72,15 @@ async def main() -> None:
         failed.append(record.voice_id)
         print(f"call {record.voice_id} to {record.callee} failed: {record.termination_reason}")
 
-    @fake.on_request
-    def calls_arrive(request: object) -> None:  # two new calls before each poll
-        now = datetime.now(timezone.utc)
+    def calls_arrive(round_: int) -> None:  # two new calls, written a minute late
+        stamp = datetime.now(timezone.utc) - timedelta(minutes=1)
         fake.add_records(
             "sip",
             [
                 {
-                    "voiceId": f"{now:%y%m%d%H%M%S%f}{code}",
+                    "voiceId": f"{round_}{code}",
                     "callee": "919492290362",
-                    "submitTime": (now - timedelta(minutes=2)).isoformat(timespec="seconds"),
+                    "submitTime": stamp.isoformat(timespec="seconds"),
                     "terminationCode": code,
                     "terminationReason": "success" if code == "200" else "busy",
                 }
@@ -80,11 +88,15 @@ async def main() -> None:
             ],
         )
 
-    async with fake.serve() as base_url:
-        client = itnio.ItnioClient("demo-key", "demo-secret", base_url=base_url)
-        async with client:
-            await poll_forever(client, alert, interval=0.05, rounds=3)
-    print(f"{len(failed)} failed calls handled once each in {fake.request_count} polls")
+    async with (
+        fake.serve() as base_url,
+        itnio.ItnioClient("demo-key", "demo-secret", base_url=base_url) as client,
+    ):
+        poller = Poller(client, alert)
+        for round_ in range(3):  # a real bot runs: await poller.poll_forever()
+            calls_arrive(round_)
+            await poller.poll_once()
+    print(f"{len(failed)} failed calls handled once each in 3 polls")
 
 
 if __name__ == "__main__":
