@@ -30,6 +30,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._iterator import StreamIterator
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
 from ._recordings import (
@@ -40,8 +41,9 @@ from ._recordings import (
     RecordingUrl,
     recording_filename,
 )
-
-__version__ = "0.1.0"
+from ._serialize import to_dict, to_json
+from ._version import __version__
+from ._voice import VoiceResource
 
 __all__ = [
     "ApiError",
@@ -72,9 +74,13 @@ __all__ = [
     "ResponseValidationError",
     "ServerError",
     "SipCallRecord",
+    "StreamIterator",
     "TimeRangeError",
     "TimestampExpiredError",
     "TransportError",
+    "VoiceResource",
     "__version__",
     "recording_filename",
+    "to_dict",
+    "to_json",
 ]

@@ -221,6 +221,7 @@ class ItnioClient:
 
     @property
     def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has run (or the ``async with`` block was left)."""
         return self._closed
 
     # -- requests ------------------------------------------------------------

@@ -112,6 +112,13 @@ class TimeRangeError(ApiError):
 
     code = "-25"
 
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(status, reason)
+        self.args = (
+            f"{self.args[0]} (a query window spans at most 31 days, and the service "
+            "keeps about two months of records: 62 days at the most)",
+        )
+
 
 _BY_STATUS: dict[str, type[ApiError]] = {
     cls.code: cls

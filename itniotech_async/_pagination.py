@@ -29,7 +29,7 @@ Both forms keep full concurrency whether or not the client was opened with
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
 from types import TracebackType
@@ -43,6 +43,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._background import Background
 from ._errors import ItnioError, ResponseValidationError
+from ._iterator import StreamIterator
 from ._models import CallRecord, Page
 from ._planner import Job, Planner
 from ._times import whole_second_span, window_spans
@@ -283,6 +284,18 @@ class _Stream(Generic[R, T]):
         # must be able to drop it (see _Iterator.__del__).
         self._iterator: _Iterator[R, T] | None = None
 
+    def __repr__(self) -> str:
+        q = self._query
+        filters = "".join(f", {k}={v!r}" for k, v in q.filters.items() if v)
+        limit = "" if q.limit is None else f", limit={q.limit}"
+        total = "?" if self.total is None else f"{self.total:,}"
+        return (
+            f"<{type(self).__name__} {q.start.isoformat()} .. "
+            f"{q.end.isoformat()}{filters}, page_size={q.page_size}, "
+            f"concurrency={q.concurrency}{limit}: {self.records_done:,} of {total} records, "
+            f"{self.pages_done:,} page{'' if self.pages_done == 1 else 's'}>"
+        )
+
     # -- progress (for progress bars; no extra requests) ---------------------
 
     @property
@@ -326,10 +339,10 @@ class _Stream(Generic[R, T]):
             raise
         return _Iterator[R, T](driver, self._flatten, receive, producer)
 
-    def __aiter__(self) -> AsyncIterator[T]:
+    def __aiter__(self) -> StreamIterator[T]:
         return self._start()
 
-    async def __aenter__(self) -> AsyncIterator[T]:
+    async def __aenter__(self) -> StreamIterator[T]:
         if self._iterator is not None:
             raise ItnioError("this stream is already open")
         self._iterator = self._start()

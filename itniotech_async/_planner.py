@@ -373,8 +373,6 @@ class Planner(Generic[R]):
     def answered(self, job: Job, page: Page[R]) -> None:
         """Take the answer to ``job``."""
         reason = self._check(job, page)
-        if reason is None and any(r.voice_id is None for r in page.records):
-            reason = "a record has no voiceId, so it cannot be told apart from the others"
         if reason is not None:
             self.invalid(job, reason)
             return
@@ -413,18 +411,18 @@ class Planner(Generic[R]):
         """Keep the ids and stamps of the page's records; return the ones new to ``w``."""
         records = page.records
         if job.part is not None and job.part.dense_ids is not None:
-            job.part.dense_ids.update(r.voice_id for r in records if r.voice_id)
+            job.part.dense_ids.update(r.voice_id for r in records)
         ids = w.ids
         fresh = {r.voice_id for r in records}
-        if len(fresh) == len(records) and fresh.isdisjoint(ids) and None not in fresh:
+        if len(fresh) == len(records) and fresh.isdisjoint(ids):
             # The usual page: every id new. Set operations in C.
-            ids |= fresh  # type: ignore[arg-type]  # (None is not in it)
+            ids |= fresh
             new = list(records)
         else:
             new = []
             for record in records:
                 vid = record.voice_id
-                if vid is None or vid in ids:
+                if vid in ids:
                     continue
                 ids.add(vid)
                 new.append(record)
@@ -479,7 +477,7 @@ class Planner(Generic[R]):
         if keep or walk:
             self.ready.append(_page(page, keep))
 
-    def _shared(self, w: _Window, vid: str | None) -> bool:
+    def _shared(self, w: _Window, vid: str) -> bool:
         """Whether a neighbour of ``w`` has handed out ``vid`` already."""
         windows = self.windows
         for index in (w.index - 1, w.index + 1):
@@ -750,7 +748,7 @@ class Planner(Generic[R]):
         """
         if len(page.records) >= job.size:
             return
-        w.seams[job.neighbour] = {r.voice_id for r in page.records if r.voice_id}
+        w.seams[job.neighbour] = {r.voice_id for r in page.records}
         if all(s is not None for s in w.seams.values()) and not w.forgotten:
             keep: set[str] = set()
             for s in w.seams.values():

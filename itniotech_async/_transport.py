@@ -175,6 +175,10 @@ def _map_error(exc: Exception, request: httpx.Request) -> httpx.TransportError:
         cls = httpx.ReadTimeout
     elif isinstance(exc, aiohttp.ClientConnectorError):
         cls = httpx.ConnectError
+        if not isinstance(exc, aiohttp.ClientSSLError):
+            # aiohttp's own text says "ssl:default" even for a plain http URL.
+            message = f"{type(exc).__name__}: Cannot connect to host {exc.host}:{exc.port}"
+            message += f" [{exc.strerror or exc.os_error}]"
     elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
         cls = httpx.RemoteProtocolError
     elif isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientOSError, OSError)):

@@ -496,10 +496,10 @@ async def test_logs_name_host_and_path_only(
         (lambda v, d: v.recording_url("a.wav", source="phone"), "source"),
         (lambda v, d: v.recording_url("", source="sip"), "file_id"),
         (lambda v, d: v.download_recording("a.wav", d), "source="),
-        (lambda v, d: v.download_recording(itnio.SipCallRecord(), d), "no recording"),
+        (lambda v, d: v.download_recording(itnio.SipCallRecord(voice_id="1"), d), "no recording"),
         (
             lambda v, d: v.download_recording(
-                itnio.SipCallRecord(recording_file_id="a.wav"), d, source="group"
+                itnio.SipCallRecord(voice_id="1", recording_file_id="a.wav"), d, source="group"
             ),
             "does not match",
         ),
@@ -623,7 +623,7 @@ async def test_failing_record_source_ends_the_batch_with_its_error(
         pass
 
     async def records() -> Any:
-        yield itnio.SipCallRecord(recording_file_id="ok.wav")
+        yield itnio.SipCallRecord(voice_id="2", recording_file_id="ok.wav")
         raise Broken("the source failed")
 
     seen = []

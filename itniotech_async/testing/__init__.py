@@ -7,6 +7,10 @@ process (:attr:`FakeItnio.transport`) or over loopback TCP
 (:meth:`FakeItnio.serve`). :class:`Fault` describes injected trouble and
 :func:`generate_records` makes the synthetic records. ``python -m
 itniotech_async.testing`` runs the server in its own process.
+
+For pytest, ``pytest_plugins = ["itniotech_async.testing.pytest_plugin"]`` in a
+``conftest.py`` adds the ``itnio_fake`` and ``itnio_client`` fixtures (see
+:mod:`itniotech_async.testing.pytest_plugin`).
 """
 
 from __future__ import annotations
