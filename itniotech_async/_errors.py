@@ -15,9 +15,11 @@
     ├── HttpStatusError (.status_code)       an HTTP answer other than 200
     ├── ResponseDecodeError                  a body that is not a JSON envelope
     ├── ResponseValidationError              JSON that does not fit the record types
-    └── PaginationError                      a result set that would not hold still
+    ├── PaginationError                      a result set that would not hold still
+    └── ArchiveError                         the archive's database failed or refused
+        └── ArchiveVersionError              an archive written by a newer version
 
-Foreign exceptions (httpx, json, cattrs) are translated where they arise and
+Foreign exceptions (httpx, json, cattrs, sqlite3, psycopg) are translated where they arise and
 kept as ``__cause__``. No message ever carries the API secret or a ``Sign``.
 """
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -149,3 +153,11 @@ class ResponseValidationError(ItnioError):
 
 class PaginationError(ItnioError):
     """A query's result set kept changing under a stream faster than it could be walked."""
+
+
+class ArchiveError(ItnioError):
+    """The archive's database could not be opened, read or written."""
+
+
+class ArchiveVersionError(ArchiveError):
+    """The archive was written by a newer version of this package, with a newer schema."""
