@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_CHUNK",
     "DEFAULT_HISTORY",
     "DEFAULT_LOOKBACK",
+    "DEFAULT_PARALLEL",
     "Archive",
     "SyncProgress",
     "SyncReport",
@@ -51,8 +52,10 @@ logger = logging.getLogger("itniotech_async.archive")
 DEFAULT_LOOKBACK = timedelta(hours=6)
 #: How far back the service is assumed to still keep records ("about two months").
 DEFAULT_HISTORY = timedelta(days=59)
-#: The span of one committed chunk: at most this much is redone after a crash.
-DEFAULT_CHUNK = timedelta(days=1)
+#: The span of one chunk, the unit of progress.
+DEFAULT_CHUNK = timedelta(hours=6)
+#: Chunks fetched at once. A crash redoes at most this many chunks (one day by default).
+DEFAULT_PARALLEL = 4
 #: A run warns when the next one must come sooner than this to avoid a gap.
 WARN_AHEAD = timedelta(days=3)
 #: Rows written per transaction within a chunk, to bound memory on busy days.
@@ -274,6 +277,7 @@ class Archive:
         history: timedelta = DEFAULT_HISTORY,
         chunk: timedelta = DEFAULT_CHUNK,
         concurrency: int | None = None,
+        parallel: int = DEFAULT_PARALLEL,
         progress: Callable[[SyncProgress], None] | None = None,
     ) -> SyncReport:
         """Bring the archive of ``kind`` (``"sip"`` or ``"group"``) up to ``until`` (now).
@@ -306,13 +310,25 @@ class Archive:
         lookback = _span("lookback", lookback, timedelta(0), _MAX_HISTORY)
         history = _span("history", history, timedelta(days=1), _MAX_HISTORY)
         chunk = _span("chunk", chunk, timedelta(minutes=1), _MAX_CHUNK)
+        if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+            raise InvalidArgumentError(f"parallel must be an integer >= 1, got {parallel!r}")
 
         if not await self._call(store.try_lock, scope):
             logger.info("%s: another worker is syncing it; skipped", scope)
             return SyncReport(scope=scope, busy=True, until=until)
         try:
             return await self._sync(
-                client, store, scope, start, until, lookback, history, chunk, concurrency, progress
+                client,
+                store,
+                scope,
+                start,
+                until,
+                lookback,
+                history,
+                chunk,
+                concurrency,
+                parallel,
+                progress,
             )
         finally:
             with anyio.CancelScope(shield=True):
@@ -329,6 +345,7 @@ class Archive:
         history: timedelta,
         chunk: timedelta,
         concurrency: int | None,
+        parallel: int,
         progress: Callable[[SyncProgress], None] | None,
     ) -> SyncReport:
         ranges = await self._call(store.ranges, scope)
@@ -355,26 +372,11 @@ class Archive:
             await self._call(store.write, scope, (), None, lost)
 
         plan = list(chunks(begin, until, chunk))
-        inserted = updated = records = requests = 0
-        for number, (low, high) in enumerate(plan, 1):
-            if progress is not None:
-                progress(SyncProgress(scope=scope, chunk=number, chunks=len(plan),
-                                      chunk_start=low, records=records))  # fmt: skip
-            stream = self._pages(client, scope, low, high, concurrency)
-            batch: list[CallRecord] = []
-            async with stream as pages:
-                async for page in pages:
-                    batch.extend(page.records)
-                    records += len(page.records)
-                    if len(batch) >= FLUSH_RECORDS:
-                        new, changed = await self._call(store.write, scope, batch)
-                        inserted, updated, batch = inserted + new, updated + changed, []
-            requests += stream.pages_fetched
-            new, changed = await self._call(store.write, scope, batch, (low, high))
-            inserted, updated = inserted + new, updated + changed
-        if progress is not None and plan:
-            progress(SyncProgress(scope=scope, chunk=len(plan), chunks=len(plan),
-                                  chunk_start=plan[-1][0], records=records))  # fmt: skip
+        run = _ChunkRun(self, client, store, scope, plan, concurrency, progress)
+        async with anyio.create_task_group() as tg:
+            for number in range(min(parallel, len(plan))):
+                tg.start_soon(run.worker, number)
+        inserted, updated, records, requests = run.inserted, run.updated, run.records, run.requests
 
         synced = (plan[0][0], plan[-1][1]) if plan else None
         archived_until = max([end for _, end in ranges] + ([synced[1]] if synced else []))
@@ -457,3 +459,90 @@ class Archive:
         return await self._call(
             lambda: build_report(store.report_rows(typed_kind, low, high), by=by)
         )
+
+
+class _ChunkRun:
+    """The chunks of one sync, fetched ``parallel`` at a time, progress recorded in order.
+
+    Rows may be written in any order (upserts commute per voice id), but the
+    archive's progress must never cover a chunk whose rows are not all
+    written. So a chunk's last batch is written, under a lock, in the same
+    transaction as the longest run of finished chunks from the oldest
+    unrecorded one: a chunk that finishes early waits to be covered by the
+    transaction of the chunk before it.
+    """
+
+    def __init__(
+        self,
+        archive: Archive,
+        client: ItnioClient,
+        store: Store,
+        scope: Scope,
+        plan: list[Range],
+        concurrency: int | None,
+        progress: Callable[[SyncProgress], None] | None,
+    ) -> None:
+        self._archive = archive
+        self._client = client
+        self._store = store
+        self._scope = scope
+        self._plan = plan
+        self._concurrency = concurrency
+        self._progress = progress
+        self._next_chunk = 0  # the next chunk a worker takes
+        self._recorded = 0  # chunks before this one are recorded as complete
+        self._finished: set[int] = set()
+        self._lock = anyio.Lock()
+        self.inserted = self.updated = self.records = self.requests = 0
+
+    async def worker(self, _: int) -> None:
+        while self._next_chunk < len(self._plan):
+            index = self._next_chunk
+            self._next_chunk += 1
+            await self._chunk(index)
+
+    async def _write(self, batch: list[CallRecord], done: Range | None) -> None:
+        new, changed = await self._archive._call(self._store.write, self._scope, batch, done)
+        self.inserted += new
+        self.updated += changed
+
+    async def _chunk(self, index: int) -> None:
+        low, high = self._plan[index]
+        if self._progress is not None:
+            self._progress(
+                SyncProgress(
+                    scope=self._scope,
+                    chunk=self._recorded,
+                    chunks=len(self._plan),
+                    chunk_start=low,
+                    records=self.records,
+                )
+            )
+        stream = self._archive._pages(self._client, self._scope, low, high, self._concurrency)
+        batch: list[CallRecord] = []
+        async with stream as pages:
+            async for page in pages:
+                batch.extend(page.records)
+                self.records += len(page.records)
+                if len(batch) >= FLUSH_RECORDS:
+                    await self._write(batch, None)
+                    batch = []
+        self.requests += stream.pages_fetched
+        async with self._lock:
+            self._finished.add(index)
+            first = last = self._recorded
+            while last in self._finished:
+                last += 1
+            done = (self._plan[first][0], self._plan[last - 1][1]) if last > first else None
+            await self._write(batch, done)
+            self._recorded = last
+        if self._progress is not None and self._recorded == len(self._plan):
+            self._progress(
+                SyncProgress(
+                    scope=self._scope,
+                    chunk=len(self._plan),
+                    chunks=len(self._plan),
+                    chunk_start=low,
+                    records=self.records,
+                )
+            )
