@@ -133,14 +133,14 @@ class SyncReport:
     lost: tuple[Range, ...] = ()
     busy: bool = False
     next_run_by: datetime | None = None
-    until: datetime | None = None
+    checked_at: datetime | None = None
 
     @property
     def warn_next_run(self) -> bool:
-        """Whether the next run must come within a few days to avoid a gap."""
-        if self.next_run_by is None or self.until is None:
+        """Whether the next run must come within a few days (of ``checked_at``) to avoid a gap."""
+        if self.next_run_by is None or self.checked_at is None:
             return False
-        return self.next_run_by - self.until < WARN_AHEAD
+        return self.next_run_by - self.checked_at < WARN_AHEAD
 
     def __str__(self) -> str:
         if self.busy:
@@ -315,7 +315,7 @@ class Archive:
 
         if not await self._call(store.try_lock, scope):
             logger.info("%s: another worker is syncing it; skipped", scope)
-            return SyncReport(scope=scope, busy=True, until=until)
+            return SyncReport(scope=scope, busy=True, checked_at=now)
         try:
             return await self._sync(
                 client,
@@ -329,6 +329,7 @@ class Archive:
                 concurrency,
                 parallel,
                 progress,
+                now,
             )
         finally:
             with anyio.CancelScope(shield=True):
@@ -347,6 +348,7 @@ class Archive:
         concurrency: int | None,
         parallel: int,
         progress: Callable[[SyncProgress], None] | None,
+        now: datetime,
     ) -> SyncReport:
         ranges = await self._call(store.ranges, scope)
         floor = until - history
@@ -391,7 +393,7 @@ class Archive:
             chunks=len(plan),
             lost=(lost,) if lost is not None else (),
             next_run_by=next_run_by,
-            until=until,
+            checked_at=now,
         )
         if report.warn_next_run:
             logger.warning("%s: run again before %s to avoid a gap", scope, _iso(next_run_by))
