@@ -254,38 +254,43 @@ async def test_an_archive_from_a_newer_version_is_refused(target: Target) -> Non
             pass
 
 
+@pytest.fixture
+def pg_target(tmp_path: Path) -> Iterator[Target]:
+    yield from make_target("postgres", tmp_path)
+
+
 async def test_two_postgres_workers_never_fetch_the_same_range(
-    tmp_path: Path, fake: FakeItnio, client: itnio.ItnioClient
+    pg_target: Target, fake: FakeItnio, client: itnio.ItnioClient
 ) -> None:
     """While one worker syncs a scope, another skips it; rows and progress stay whole."""
-    for target in make_target("postgres", tmp_path):
-        fake.latency = 0.002
-        first_request = anyio.Event()
-        fake.on_request(lambda request: first_request.set())
-        results: dict[str, Any] = {}
+    target = pg_target
+    fake.latency = 0.002
+    first_request = anyio.Event()
+    fake.on_request(lambda request: first_request.set())
+    results: dict[str, Any] = {}
 
-        async def worker(name: str, wait: anyio.Event | None) -> None:
-            if wait is not None:
-                await wait.wait()
-            async with archive(target) as a:
-                results[name] = await a.sync(client, "sip", until=NOW)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(worker, "one", None)
-            tg.start_soon(worker, "two", first_request)
-        one, two = results["one"], results["two"]
-        assert not one.busy and two.busy
-        assert two.requests == 0
-        assert fake.request_count == one.requests
-        # Different scopes (one per phone group) run side by side.
-        fake.reset_counters()
-        async with anyio.create_task_group() as tg:
-            for group in ("sales", "support"):
-                tg.start_soon(_sync_group, target, client, group, results)
-        assert not results["sales"].busy and not results["support"].busy
+    async def worker(name: str, wait: anyio.Event | None) -> None:
+        if wait is not None:
+            await wait.wait()
         async with archive(target) as a:
-            archived = {r.voice_id: r for r in await a.records("sip")}
-        assert archived == truth(fake, "sip")
+            results[name] = await a.sync(client, "sip", until=NOW)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker, "one", None)
+        tg.start_soon(worker, "two", first_request)
+    one, two = results["one"], results["two"]
+    assert not one.busy and two.busy
+    assert two.requests == 0
+    assert fake.request_count == one.requests
+    # Different scopes (one per phone group) run side by side.
+    fake.reset_counters()
+    async with anyio.create_task_group() as tg:
+        for group in ("sales", "support"):
+            tg.start_soon(_sync_group, target, client, group, results)
+    assert not results["sales"].busy and not results["support"].busy
+    async with archive(target) as a:
+        archived = {r.voice_id: r for r in await a.records("sip")}
+    assert archived == truth(fake, "sip")
 
 
 async def _sync_group(
