@@ -12,6 +12,8 @@ from ._auth import ItnioAuth
 from ._client import ItnioClient
 from ._errors import (
     ApiError,
+    ArchiveError,
+    ArchiveVersionError,
     AuthenticationError,
     HttpStatusError,
     InvalidArgumentError,
@@ -33,6 +35,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "CallRecord",
     "GroupCallRecord",

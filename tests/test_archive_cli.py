@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -302,3 +303,23 @@ def test_demo_archive_runs(tmp_path: Path) -> None:
     assert "300 new" in out or " new, " in out
     assert (tmp_path / "itnio-demo.db").exists()
     assert out.splitlines()[-2].split()[0] == "total"
+
+
+def test_readme_archive_block_runs(tmp_path: Path) -> None:
+    """The README's Archive example runs as written: two syncs, the second one incremental."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    match = re.search(r"## Archive\n.*?```python\n(.*?)```", text, re.S)
+    assert match
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()[:2]
+    assert "3,000 new" in first
+    assert "0 new, 0 updated" in second
+    assert (tmp_path / "calls.db").exists()
