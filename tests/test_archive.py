@@ -264,9 +264,15 @@ async def test_two_postgres_workers_never_fetch_the_same_range(
 ) -> None:
     """While one worker syncs a scope, another skips it; rows and progress stay whole."""
     target = pg_target
-    fake.latency = 0.002
     first_request = anyio.Event()
-    fake.on_request(lambda request: first_request.set())
+    second_done = anyio.Event()
+
+    @fake.on_request
+    async def hold(request: object) -> None:
+        # The first worker is mid-sync (lock held) until the second one has tried.
+        first_request.set()
+        await second_done.wait()
+
     results: dict[str, Any] = {}
 
     async def worker(name: str, wait: anyio.Event | None) -> None:
@@ -274,6 +280,8 @@ async def test_two_postgres_workers_never_fetch_the_same_range(
             await wait.wait()
         async with archive(target) as a:
             results[name] = await a.sync(client, "sip", until=NOW)
+        if wait is not None:
+            second_done.set()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(worker, "one", None)
@@ -326,3 +334,12 @@ def test_sqlite_archive_is_wal(tmp_path: Path) -> None:
     anyio.run(make)
     with sqlite3.connect(tmp_path / "w.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_archive_all_is_complete_and_sorted() -> None:
+    """The archive package's __all__ is sorted and names every public object."""
+    import itniotech_async.archive as package
+
+    assert package.__all__ == sorted(package.__all__)
+    public = {n for n in dir(package) if not n.startswith("_")}
+    assert public <= set(package.__all__)

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -323,3 +324,28 @@ def test_readme_archive_block_runs(tmp_path: Path) -> None:
     assert "3,000 new" in first
     assert "0 new, 0 updated" in second
     assert (tmp_path / "calls.db").exists()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_every_logs_a_line_per_run_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
+    """``--every`` syncs again and again, one log line per run; SIGTERM ends it with 130."""
+    fake = FakeItnio(KEY, SECRET, seed=4, n_records=500, days=20, now=None)
+    db = str(tmp_path / "every.db")
+    async with fake.serve() as base_url:
+        args = cli("archive", "sip", "--db", db, "--base-url", base_url, "--every", "0.2s")
+        proc = await anyio.open_process(args, env=ENV)
+        assert proc.stderr is not None
+        seen = b""
+        with anyio.fail_after(60):
+            while seen.count(b"synced") < 3:
+                seen += await proc.stderr.receive()
+        proc.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            status = await proc.wait()
+        await proc.aclose()
+    assert status == 130
+    lines = [line for line in seen.decode().splitlines() if "synced" in line]
+    assert "500 new" in lines[0]
+    assert all("0 new, 0 updated" in line for line in lines[1:3])
+    _, archived = await archived_state(Target("sqlite", db))
+    assert set(archived) == {r["voiceId"] for r in fake.sip_records}

@@ -16,6 +16,7 @@ from ._archive import (
     DEFAULT_CHUNK,
     DEFAULT_HISTORY,
     DEFAULT_LOOKBACK,
+    DEFAULT_PARALLEL,
     Archive,
     SyncProgress,
     SyncReport,
@@ -25,15 +26,16 @@ from ._report import Report, ReportLine
 from ._store import SCHEMA_VERSION
 
 __all__ = [
-    "DEFAULT_CHUNK",
-    "DEFAULT_HISTORY",
-    "DEFAULT_LOOKBACK",
-    "SCHEMA_VERSION",
     "Archive",
     "ArchiveError",
     "ArchiveVersionError",
+    "DEFAULT_CHUNK",
+    "DEFAULT_HISTORY",
+    "DEFAULT_LOOKBACK",
+    "DEFAULT_PARALLEL",
     "Report",
     "ReportLine",
+    "SCHEMA_VERSION",
     "Scope",
     "SyncProgress",
     "SyncReport",
