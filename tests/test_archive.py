@@ -16,7 +16,7 @@ import pytest
 
 import itniotech_async as itnio
 from itniotech_async.archive import Archive, ArchiveError, ArchiveVersionError
-from itniotech_async.testing import FakeItnio, generate_records
+from itniotech_async.testing import FakeItnio, Fault, generate_records
 
 from ._archive_support import Target, make_target, submitted, truth
 from .conftest import KEY, NOW, SECRET
@@ -239,9 +239,11 @@ async def test_bad_urls_and_unwritable_files_are_clear_errors(tmp_path: Path) ->
         async with Archive.open(str(garbage)):
             pass
     assert garbage.read_bytes() == b"not a database at all" * 100
-    with pytest.raises(ArchiveError):
-        async with Archive.open("postgresql://nobody@127.0.0.1:1/none"):
+    with pytest.raises(ArchiveError) as caught:
+        async with Archive.open("postgresql://nobody:hunter2secret@127.0.0.1:1/none"):
             pass
+    assert "hunter2secret" not in str(caught.value)
+    assert "***" in str(caught.value)
 
 
 async def test_an_archive_from_a_newer_version_is_refused(target: Target) -> None:
@@ -343,3 +345,16 @@ def test_archive_all_is_complete_and_sorted() -> None:
     assert package.__all__ == sorted(package.__all__)
     public = {n for n in dir(package) if not n.startswith("_")}
     assert public <= set(package.__all__)
+
+
+async def test_a_failing_service_raises_its_error_and_records_no_progress(
+    target: Target, fake: FakeItnio, client: itnio.ItnioClient
+) -> None:
+    """Chunks failing together raise the SDK's own error (not a group); no range is recorded."""
+    fake.set_chaos(1.0, [Fault.status("-22")])
+    async with archive(target) as a:
+        with pytest.raises(itnio.ParameterError):
+            await a.sync(client, "sip", until=NOW)
+        ranges = await a.ranges("sip")
+        records = await a.records("sip")
+    assert ranges == [] and records == []

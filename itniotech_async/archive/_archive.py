@@ -16,6 +16,9 @@ was already read. Upserts keyed by kind and voice id make re-reading harmless.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import importlib
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -66,6 +69,17 @@ _MAX_CHUNK = timedelta(days=31)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 T = TypeVar("T")
+
+
+def _group_types() -> tuple[type[BaseException], ...]:
+    # The built-in class from Python 3.11; before it, anyio raises the backport's.
+    found = [getattr(builtins, "BaseExceptionGroup", None)]
+    with contextlib.suppress(ImportError):
+        found.append(importlib.import_module("exceptiongroup").BaseExceptionGroup)
+    return tuple({kind for kind in found if isinstance(kind, type)})
+
+
+_GROUPS = _group_types()
 
 
 def open_store(url: str, schema: str = "public") -> Callable[[], Store]:
@@ -182,6 +196,35 @@ def _span(name: str, value: object, low: timedelta, high: timedelta) -> timedelt
     if not isinstance(value, timedelta) or not low <= value <= high:
         raise InvalidArgumentError(f"{name} must be a timedelta in [{low}, {high}], got {value!r}")
     return value
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, _GROUPS):
+        inner: tuple[BaseException, ...] = getattr(error, "exceptions", ())
+        return [leaf for exc in inner for leaf in _leaves(exc)]
+    return [error]
+
+
+@contextlib.contextmanager
+def _first_error() -> Iterator[None]:
+    """Raise the first real error of a task group rather than the group.
+
+    Chunks that fail together fail for one cause (the service or the network
+    went away); the user gets that :class:`~itniotech_async.ItnioError`, not
+    an ``ExceptionGroup``. A group holding anything but plain exceptions
+    (Ctrl-C, say) is left as it is.
+    """
+    try:
+        yield
+    except _GROUPS as group:
+        leaves = _leaves(group)
+        if not leaves or not all(isinstance(leaf, Exception) for leaf in leaves):
+            raise
+        first = leaves[0]
+        try:
+            raise first from first.__cause__
+        finally:
+            del first, leaves
 
 
 def chunks(start: datetime, end: datetime, size: timedelta) -> Iterator[Range]:
@@ -375,9 +418,10 @@ class Archive:
 
         plan = list(chunks(begin, until, chunk))
         run = _ChunkRun(self, client, store, scope, plan, concurrency, progress)
-        async with anyio.create_task_group() as tg:
-            for number in range(min(parallel, len(plan))):
-                tg.start_soon(run.worker, number)
+        with _first_error():
+            async with anyio.create_task_group() as tg:
+                for number in range(min(parallel, len(plan))):
+                    tg.start_soon(run.worker, number)
         inserted, updated, records, requests = run.inserted, run.updated, run.records, run.requests
 
         synced = (plan[0][0], plan[-1][1]) if plan else None
