@@ -70,7 +70,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
     """Killed with SIGKILL mid-sync, the archive's progress never covers a missing row,
     and a later run completes it exactly."""
     now = datetime.now(timezone.utc)
-    fake = FakeItnio(KEY, SECRET, seed=21, n_records=3000, days=50, now=None, latency=0.002)
+    fake = FakeItnio(KEY, SECRET, seed=21, n_records=3000, days=50, now=None, latency=0.01)
     kills_mid_sync = 0
     async with fake.serve() as base_url:
         args = cli("archive", "sip", *target.cli_args, "--base-url", base_url, "-q")
@@ -78,7 +78,7 @@ async def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             rng = random.Random(seed)
             proc = await anyio.open_process(args, env=ENV)
             await _wait_for_progress(target, proc)
-            await anyio.sleep(rng.uniform(0.0, 0.4))
+            await anyio.sleep(rng.uniform(0.0, 0.25))
             if proc.returncode is None:
                 proc.kill()
             await proc.wait()
