@@ -349,3 +349,19 @@ async def test_every_logs_a_line_per_run_and_sigterm_stops_cleanly(tmp_path: Pat
     assert all("0 new, 0 updated" in line for line in lines[1:3])
     _, archived = await archived_state(Target("sqlite", db))
     assert set(archived) == {r["voiceId"] for r in fake.sip_records}
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """With stderr on a terminal, the sync draws a bar of chunks and records with \\r."""
+    from .test_cli import run_with_tty_stderr
+
+    args = ["demo", "archive", "--records", "2000", "--latency", "0"]
+    status, drawn = run_with_tty_stderr(args, ENV, tmp_path)
+    assert status == 0, drawn
+    frames = [f.strip() for f in drawn.split("\r") if f.strip()]
+    assert len(frames) >= 2
+    assert "records" in frames[0] and "chunk" in frames[0]
+    last = frames[-1]
+    done, _, rest = last.partition("chunk ")[2].partition("/")
+    assert done == rest.split()[0]  # the last frame shows every chunk done
+    assert "2,000 records" in last

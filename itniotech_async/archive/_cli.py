@@ -180,6 +180,11 @@ async def _enter(archive: Archive) -> None:
         raise base.UsageError(str(exc)) from exc
 
 
+def _show_progress(args: argparse.Namespace) -> bool:
+    # As for exports: only on a terminal, and not with --debug, whose log lines it would overwrite.
+    return not args.quiet and not args.debug and sys.stderr.isatty()
+
+
 class _Bar:
     """A one-line progress display of a sync on a terminal."""
 
@@ -248,7 +253,7 @@ async def run_archive(args: argparse.Namespace) -> None:
         async with client, anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_sigterm, tg.cancel_scope, stopped)
             while True:
-                reports = await _sync_all(args, archive, client, base._show_progress(args))
+                reports = await _sync_all(args, archive, client, _show_progress(args))
                 if args.every is None:  # with --every, each run logs its own lines
                     for report in reports:
                         print(report, flush=True)
@@ -287,8 +292,8 @@ async def run_report(args: argparse.Namespace) -> None:
     finally:
         await archive.aclose()
     fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
-    with base._stdout_text() as out:
-        out.write(report.format(fmt))
+    sys.stdout.write(report.format(fmt))
+    sys.stdout.flush()
 
 
 # -- the demo ------------------------------------------------------------------------
@@ -358,7 +363,7 @@ async def run_demo_archive(args: argparse.Namespace) -> str:
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
-    show = base._show_progress(args)
+    show = _show_progress(args)
     async with (
         fake.serve() as base_url,
         httpx.AsyncClient(limits=limits, timeout=30.0) as http,
