@@ -358,3 +358,22 @@ async def test_a_failing_service_raises_its_error_and_records_no_progress(
         ranges = await a.ranges("sip")
         records = await a.records("sip")
     assert ranges == [] and records == []
+
+
+async def test_chunks_the_service_refuses_as_too_old_are_recorded_lost(
+    target: Target, fake: FakeItnio, client: itnio.ItnioClient
+) -> None:
+    """If the service keeps less than the assumed history, the refused chunks are lost, loudly."""
+    fake.now = NOW + timedelta(days=10)  # the fake keeps 62 days: from NOW - 52 days
+    async with archive(target) as a:
+        report = await a.sync(client, "sip", until=NOW)
+        lost = await a.lost_ranges("sip")
+        ranges = await a.ranges("sip")
+        archived = {r.voice_id: r for r in await a.records("sip")}
+    kept_from = NOW - timedelta(days=52)
+    # 6-hour chunks from NOW - 59 days: every chunk starting before kept_from is refused.
+    assert report.lost == ((NOW - timedelta(days=59), kept_from),)
+    assert lost == [(NOW - timedelta(days=59), kept_from)]
+    assert ranges == [(kept_from, NOW)]
+    assert archived == truth(fake, "sip", low=kept_from)
+    assert "LOST FOR GOOD" in str(report)

@@ -31,7 +31,7 @@ import anyio
 import attrs
 
 from .._client import ItnioClient
-from .._errors import InvalidArgumentError
+from .._errors import InvalidArgumentError, TimeRangeError
 from .._models import CallRecord
 from .._pagination import PageStream
 from ._columns import KINDS, Kind, Scope
@@ -417,15 +417,21 @@ class Archive:
             await self._call(store.write, scope, (), None, lost)
 
         plan = list(chunks(begin, until, chunk))
-        run = _ChunkRun(self, client, store, scope, plan, concurrency, progress)
+        archived_end = max((end for _, end in ranges), default=None)
+        run = _ChunkRun(self, client, store, scope, plan, concurrency, progress, archived_end)
         with _first_error():
+            # The oldest chunks go first, one at a time: if the service keeps less
+            # than ``history``, it refuses them (-25) and they are recorded as lost.
+            await run.leading()
             async with anyio.create_task_group() as tg:
-                for number in range(min(parallel, len(plan))):
+                for number in range(min(parallel, len(plan) - run.next_chunk)):
                     tg.start_soon(run.worker, number)
         inserted, updated, records, requests = run.inserted, run.updated, run.records, run.requests
+        lost_ranges = ([lost] if lost is not None else []) + run.lost
 
-        synced = (plan[0][0], plan[-1][1]) if plan else None
-        archived_until = max([end for _, end in ranges] + ([synced[1]] if synced else []))
+        first = run.first_synced
+        synced = (plan[first][0], plan[-1][1]) if first is not None else None
+        archived_until = max([end for _, end in ranges] + ([synced[1]] if synced else [floor]))
         next_run_by = archived_until - lookback + history
         report = SyncReport(
             scope=scope,
@@ -435,7 +441,7 @@ class Archive:
             records=records,
             requests=requests,
             chunks=len(plan),
-            lost=(lost,) if lost is not None else (),
+            lost=tuple(lost_ranges),
             next_run_by=next_run_by,
             checked_at=now,
         )
@@ -527,8 +533,12 @@ class _ChunkRun:
         plan: list[Range],
         concurrency: int | None,
         progress: Callable[[SyncProgress], None] | None,
+        archived_end: datetime | None,
     ) -> None:
         self._archive = archive
+        self._archived_end = archived_end
+        self.lost: list[Range] = []
+        self.first_synced: int | None = None
         self._client = client
         self._store = store
         self._scope = scope
@@ -540,6 +550,43 @@ class _ChunkRun:
         self._finished: set[int] = set()
         self._lock = anyio.Lock()
         self.inserted = self.updated = self.records = self.requests = 0
+
+    @property
+    def next_chunk(self) -> int:
+        """The index of the next chunk to fetch."""
+        return self._next_chunk
+
+    async def leading(self) -> None:
+        """Fetch the oldest chunks one by one until the service accepts one.
+
+        A chunk refused as too old (status -25) is recorded as lost, but only
+        the part past what the archive already holds: a refused look-back
+        loses only the calls written late into it.
+        """
+        while self._next_chunk < len(self._plan):
+            index = self._next_chunk
+            self._next_chunk += 1
+            try:
+                await self._chunk(index)
+            except TimeRangeError:
+                low, high = self._plan[index]
+                if self._archived_end is not None:
+                    low = max(low, self._archived_end)
+                if low < high:
+                    logger.error(
+                        "%s: the service no longer keeps %s .. %s: lost for good",
+                        self._scope,
+                        _iso(low),
+                        _iso(high),
+                    )
+                    await self._archive._call(self._store.write, self._scope, (), None, (low, high))
+                    if self.lost and self.lost[-1][1] >= low:
+                        self.lost[-1] = (self.lost[-1][0], high)
+                    else:
+                        self.lost.append((low, high))
+                self._recorded = index + 1
+                continue
+            return
 
     async def worker(self, _: int) -> None:
         while self._next_chunk < len(self._plan):
@@ -582,6 +629,8 @@ class _ChunkRun:
             done = (self._plan[first][0], self._plan[last - 1][1]) if last > first else None
             await self._write(batch, done)
             self._recorded = last
+            if self.first_synced is None or index < self.first_synced:
+                self.first_synced = index
         if self._progress is not None and self._recorded == len(self._plan):
             self._progress(
                 SyncProgress(
