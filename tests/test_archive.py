@@ -171,7 +171,11 @@ async def test_gap_past_the_history_is_reported_recorded_and_the_rest_synced(
         lost = await a.lost_ranges("sip")
         ranges = await a.ranges("sip")
         archived = {r.voice_id: r for r in await a.records("sip")}
+        shown = await a.report("sip")
+        other_kind = await a.report("group")
     floor = much_later - timedelta(days=59)
+    assert shown.lost == (("sip", NOW, floor),)
+    assert other_kind.lost == ()
     assert report.lost == ((NOW, floor),)
     assert lost == [(NOW, floor)]
     assert "LOST FOR GOOD" in str(report)

@@ -283,6 +283,14 @@ async def test_cli_lost_range_exits_1_unless_accepted(tmp_path: Path) -> None:
         assert "lost for good" in result.stderr.decode()
         again = await anyio.run_process(args, env=ENV, check=False)
     assert again.returncode == 0, again.stderr
+    # The report says so too, every time.
+    shown = await anyio.run_process(cli("report", "--db", db, "--format", "json"), env=ENV)
+    (lost,) = json.loads(shown.stdout)["lost"]
+    assert lost["scope"] == "sip"
+    assert datetime.fromisoformat(lost["start"].replace("Z", "+00:00")) <= now - timedelta(days=70)
+    assert "LOST FOR GOOD" in shown.stderr.decode()
+    table = await anyio.run_process(cli("report", "--db", db), env=ENV)
+    assert "LOST FOR GOOD: sip records of" in table.stdout.decode()
     assert "0 new, 0 updated" in again.stdout.decode()
     archived = await archived_state(Target("sqlite", db))
     assert set(archived[1]) == {r["voiceId"] for r in fake.sip_records}

@@ -508,9 +508,18 @@ class Archive:
         low = _aware("start", start) if start is not None else None
         high = _aware("end", end) if end is not None else None
         typed_kind: Kind = kind
-        return await self._call(
-            lambda: build_report(store.report_rows(typed_kind, low, high), by=by)
-        )
+
+        def compute() -> Report:
+            lost = tuple(
+                (str(Scope.from_key(key)), start, end)
+                for key, start, end in store.all_lost_ranges()
+                if Scope.from_key(key).kind == typed_kind
+                and (high is None or start <= high)
+                and (low is None or end >= low)
+            )
+            return build_report(store.report_rows(typed_kind, low, high), by=by, lost=lost)
+
+        return await self._call(compute)
 
 
 class _ChunkRun:

@@ -139,9 +139,7 @@ def add_commands(
         default="day",
         help="one line per UTC day, destination code or phone group (default: day)",
     )
-    report.add_argument(
-        "--format", choices=REPORT_FORMATS, default=None, help="default: table on a terminal"
-    )
+    report.add_argument("--format", choices=REPORT_FORMATS, default="table", help="default: table")
     for bound in ("start", "end"):
         report.add_argument(
             f"--{bound}", type=base.parse_time, metavar="ISO", help=f"{bound} of submit times"
@@ -291,9 +289,11 @@ async def run_report(args: argparse.Namespace) -> None:
         report = await archive.report(args.kind, by=args.by, start=args.start, end=args.end)
     finally:
         await archive.aclose()
-    fmt = args.format or ("table" if sys.stdout.isatty() else "csv")
-    sys.stdout.write(report.format(fmt))
+    sys.stdout.write(report.format(args.format))
     sys.stdout.flush()
+    if args.format != "table":  # the table ends with these lines itself
+        for line in report.lost_lines():
+            print(f"{base.PROG}: warning: {line}", file=sys.stderr, flush=True)
 
 
 # -- the demo ------------------------------------------------------------------------

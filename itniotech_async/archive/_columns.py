@@ -78,6 +78,12 @@ class Scope:
         """A stable text key for the database."""
         return json.dumps([self.kind, self.sip_group_name, self.phone_name])
 
+    @classmethod
+    def from_key(cls, key: str) -> Scope:
+        """The scope whose :attr:`key` is ``key``."""
+        kind, group, phone = json.loads(key)
+        return cls(kind, group, phone)
+
     def __str__(self) -> str:
         filters = [
             f"{name}={value!r}"

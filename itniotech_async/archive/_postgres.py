@@ -168,6 +168,13 @@ class PostgresStore(Store):
         with _pg_errors(self.location):
             return self._ranges("lost_ranges", scope)
 
+    def all_lost_ranges(self) -> list[tuple[str, datetime, datetime]]:
+        with _pg_errors(self.location):
+            rows = self._db.execute(
+                "SELECT scope, range_start, range_end FROM lost_ranges ORDER BY range_start, scope"
+            ).fetchall()
+        return [(key, start, end) for key, start, end in rows]
+
     def write(
         self,
         scope: Scope,

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import timezone
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -119,6 +119,17 @@ class Report:
     by: str
     lines: tuple[ReportLine, ...]
     total: ReportLine
+    #: Ranges the archive records as lost past the service's history:
+    #: ``(scope, start, end)``, the scope as text (kind and filters).
+    lost: tuple[tuple[str, datetime, datetime], ...] = ()
+
+    def lost_lines(self) -> list[str]:
+        """One warning line per lost range."""
+        return [
+            f"LOST FOR GOOD: {scope} records of {_utc_text(start)} .. {_utc_text(end)} "
+            "are not in the archive (older than the service kept when synced)"
+            for scope, start, end in self.lost
+        ]
 
     @property
     def currencies(self) -> list[str]:
@@ -132,6 +143,10 @@ class Report:
                 "by": self.by,
                 "lines": [line.as_dict() for line in self.lines],
                 "total": self.total.as_dict(),
+                "lost": [
+                    {"scope": scope, "start": _utc_text(start), "end": _utc_text(end)}
+                    for scope, start, end in self.lost
+                ],
             },
             indent=2,
         )
@@ -176,7 +191,8 @@ class Report:
             return "  ".join(cells).rstrip()
 
         rule = "  ".join("-" * width for width in widths)
-        return "\n".join([fmt(header), rule, *map(fmt, rows[:-1]), rule, fmt(rows[-1])])
+        table = [fmt(header), rule, *map(fmt, rows[:-1]), rule, fmt(rows[-1])]
+        return "\n".join(table + self.lost_lines())
 
     def format(self, fmt: str) -> str:
         """The report as ``table``, ``csv`` or ``json`` text."""
@@ -187,7 +203,16 @@ class Report:
         return self.to_text() + "\n"
 
 
-def build_report(rows: Iterable[ReportRow], *, by: str) -> Report:
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def build_report(
+    rows: Iterable[ReportRow],
+    *,
+    by: str,
+    lost: tuple[tuple[str, datetime, datetime], ...] = (),
+) -> Report:
     """Aggregate report rows by ``day``, ``code`` or ``group``."""
     lines: dict[str, ReportLine] = {}
     for row in rows:
@@ -200,4 +225,4 @@ def build_report(rows: Iterable[ReportRow], *, by: str) -> Report:
     ordered = tuple(lines[key] for key in sorted(lines))
     for line in ordered:
         total.merge(line)
-    return Report(by=by, lines=ordered, total=total)
+    return Report(by=by, lines=ordered, total=total, lost=lost)

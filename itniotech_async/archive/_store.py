@@ -92,6 +92,10 @@ class Store(abc.ABC):
         """The ranges of ``scope`` found lost for good (past the service's history)."""
 
     @abc.abstractmethod
+    def all_lost_ranges(self) -> list[tuple[str, datetime, datetime]]:
+        """Every lost range of every scope: ``(scope key, start, end)``, oldest first."""
+
+    @abc.abstractmethod
     def write(
         self,
         scope: Scope,
@@ -243,6 +247,13 @@ class SQLiteStore(Store):
     def lost_ranges(self, scope: Scope) -> list[Range]:
         with _sqlite_errors(self.location):
             return self._ranges("lost_ranges", scope)
+
+    def all_lost_ranges(self) -> list[tuple[str, datetime, datetime]]:
+        with _sqlite_errors(self.location):
+            rows = self._db.execute(
+                "SELECT scope, range_start, range_end FROM lost_ranges ORDER BY range_start, scope"
+            ).fetchall()
+        return [(key, datetime.fromisoformat(a), datetime.fromisoformat(b)) for key, a, b in rows]
 
     def write(
         self,
