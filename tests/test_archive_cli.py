@@ -22,7 +22,7 @@ import pytest
 
 import itniotech_async as itnio
 from itniotech_async.archive import Archive
-from itniotech_async.testing import FakeItnio
+from itniotech_async.testing import FakeItnio, Fault
 
 from ._archive_support import Target, make_target, truth
 from .conftest import KEY, SECRET
@@ -336,8 +336,10 @@ def test_readme_archive_block_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_every_logs_a_line_per_run_and_sigterm_stops_cleanly(tmp_path: Path) -> None:
-    """``--every`` syncs again and again, one log line per run; SIGTERM ends it with 130."""
+    """``--every`` syncs again and again, one log line per run, outliving a failed run;
+    SIGTERM ends it with 130."""
     fake = FakeItnio(KEY, SECRET, seed=4, n_records=500, days=20, now=None)
+    fake.add_fault(Fault.status("-22", path_contains="Query"))  # the first run fails
     db = str(tmp_path / "every.db")
     async with fake.serve() as base_url:
         args = cli("archive", "sip", "--db", db, "--base-url", base_url, "--every", "0.2s")
@@ -352,6 +354,7 @@ async def test_every_logs_a_line_per_run_and_sigterm_stops_cleanly(tmp_path: Pat
             status = await proc.wait()
         await proc.aclose()
     assert status == 130
+    assert "run failed" in seen.decode()
     lines = [line for line in seen.decode().splitlines() if "synced" in line]
     assert "500 new" in lines[0]
     assert all("0 new, 0 updated" in line for line in lines[1:3])

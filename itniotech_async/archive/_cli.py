@@ -31,7 +31,7 @@ import anyio
 import httpx
 
 from .. import _cli as base
-from .._errors import ArchiveError, InvalidArgumentError
+from .._errors import ArchiveError, InvalidArgumentError, ItnioError
 from ._archive import (
     DEFAULT_HISTORY,
     DEFAULT_LOOKBACK,
@@ -251,7 +251,15 @@ async def run_archive(args: argparse.Namespace) -> None:
         async with client, anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_sigterm, tg.cancel_scope, stopped)
             while True:
-                reports = await _sync_all(args, archive, client, _show_progress(args))
+                try:
+                    reports = await _sync_all(args, archive, client, _show_progress(args))
+                except ItnioError as exc:
+                    if args.every is None:
+                        raise
+                    # A long-running loop outlives an outage: the next run resumes.
+                    logger.error("run failed: %s; next run in %s", exc, args.every)
+                    await anyio.sleep(args.every.total_seconds())
+                    continue
                 if args.every is None:  # with --every, each run logs its own lines
                     for report in reports:
                         print(report, flush=True)
