@@ -381,3 +381,20 @@ async def test_chunks_the_service_refuses_as_too_old_are_recorded_lost(
     assert ranges == [(kept_from, NOW)]
     assert archived == truth(fake, "sip", low=kept_from)
     assert "LOST FOR GOOD" in str(report)
+
+
+async def test_two_tasks_sharing_one_archive_do_not_sync_one_scope_twice(
+    target: Target, fake: FakeItnio, client: itnio.ItnioClient
+) -> None:
+    """Two syncs of one scope through one archive object: the second is skipped."""
+    results = []
+    async with archive(target) as a:
+
+        async def sync() -> None:
+            results.append(await a.sync(client, "sip", until=NOW))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sync)
+            tg.start_soon(sync)
+    assert sorted(r.busy for r in results) == [False, True]
+    assert fake.request_count == next(r.requests for r in results if not r.busy)

@@ -255,6 +255,7 @@ class Archive:
         self._connect = connect
         self._store: Store | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+        self._syncing: set[str] = set()
 
     @classmethod
     def open(cls, url: str, *, schema: str = "public") -> Archive:
@@ -356,7 +357,19 @@ class Archive:
         if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
             raise InvalidArgumentError(f"parallel must be an integer >= 1, got {parallel!r}")
 
-        if not await self._call(store.try_lock, scope):
+        # The database lock is per connection; two tasks sharing this archive
+        # are told apart here, before the first await.
+        if scope.key in self._syncing:
+            logger.info("%s: another task is syncing it; skipped", scope)
+            return SyncReport(scope=scope, busy=True, checked_at=now)
+        self._syncing.add(scope.key)
+        locked = False
+        try:
+            locked = await self._call(store.try_lock, scope)
+        finally:
+            if not locked:
+                self._syncing.discard(scope.key)
+        if not locked:
             logger.info("%s: another worker is syncing it; skipped", scope)
             return SyncReport(scope=scope, busy=True, checked_at=now)
         try:
@@ -375,6 +388,7 @@ class Archive:
                 now,
             )
         finally:
+            self._syncing.discard(scope.key)
             with anyio.CancelScope(shield=True):
                 await self._call(store.unlock, scope)
 
