@@ -398,3 +398,24 @@ async def test_two_tasks_sharing_one_archive_do_not_sync_one_scope_twice(
             tg.start_soon(sync)
     assert sorted(r.busy for r in results) == [False, True]
     assert fake.request_count == next(r.requests for r in results if not r.busy)
+
+
+async def test_a_time_without_offset_is_refused_not_guessed(target: Target) -> None:
+    """A record time the service sent without a UTC offset stops the sync with a clear error."""
+    records = [
+        {"voiceId": "1", "submitTime": "2026-02-28T10:00:00+08:00"},
+        {"voiceId": "2", "submitTime": "2026-02-28T11:00:00+08:00",
+         "answerTime": "2026-02-28T11:00:05"},
+    ]  # fmt: skip
+    fake = FakeItnio(KEY, SECRET, sip_records=records, group_records=(), now=NOW)
+    async with (
+        fake.serve() as base_url,
+        itnio.ItnioClient(KEY, SECRET, base_url=base_url) as client,
+        archive(target) as a,
+    ):
+        with pytest.raises(ArchiveError, match=r"'2'.*answer_time.*no UTC offset"):
+            await a.sync(client, "sip", until=NOW)
+        ranges = await a.ranges("sip")
+    # The chunk holding the bad record is not recorded as complete; the ones before are.
+    stamped = datetime(2026, 2, 28, 3, tzinfo=timezone.utc)
+    assert ranges and all(end < stamped for _, end in ranges)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal
 from operator import attrgetter
@@ -30,7 +30,6 @@ __all__ = [
     "Scope",
     "column_types",
     "sqlite_time",
-    "sqlite_values",
     "values",
 ]
 
@@ -145,11 +144,6 @@ def values(kind: Kind, records: Iterable[CallRecord], *, for_sqlite: bool) -> li
                     row[i] = _decimal_text(amount)
         rows[voice_id] = (kind, *row)
     return list(rows.values())
-
-
-def sqlite_values(kind: Kind, records: Sequence[CallRecord]) -> list[tuple[Any, ...]]:
-    """Rows for SQLite (see :func:`values`)."""
-    return values(kind, records, for_sqlite=True)
 
 
 def _decimal_text(amount: Decimal) -> str:
