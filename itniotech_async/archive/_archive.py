@@ -1,12 +1,14 @@
 """The :class:`Archive`: incremental, crash-safe syncs of call records into a database.
 
 A sync of one *scope* (a kind and its filters) reads what the archive
-already holds for that scope, then walks from there to now in day-sized
-chunks (configurable), each with its own record stream. A chunk's rows are
-written in batches; its last batch and the chunk's time range are written in
-one transaction, so the archive's progress is never ahead of its rows. A
-crash at any moment therefore loses nothing: the next run redoes at most the
-chunk that was in flight (one day by default) plus the look-back.
+already holds for that scope, then walks from there to now in chunks of
+6 hours (:data:`DEFAULT_CHUNK`), four at a time (:data:`DEFAULT_PARALLEL`),
+each with its own record stream. A chunk's rows are written in batches; its
+last batch and the chunk's time range are written in one transaction, and
+ranges are recorded in order, so the archive's progress is never ahead of
+its rows. A crash at any moment therefore loses nothing: the next run
+redoes at most the chunks that were in flight (one day by default) plus the
+look-back.
 
 Each run re-reads a look-back before the end of the last complete range
 (:data:`DEFAULT_LOOKBACK`), because the service writes a call when it ends,
@@ -332,6 +334,13 @@ class Archive:
         keeps is reported in :attr:`SyncReport.lost` (and logged as an
         error), recorded in the archive, and the rest is synced. Arguments
         are checked before anything is fetched.
+
+        ``chunk`` is the unit of progress and ``parallel`` how many chunks
+        are fetched at once (at most ``chunk * parallel`` is redone after a
+        crash); ``concurrency`` caps each chunk's page requests (default: the
+        client's). ``progress`` is called with a :class:`SyncProgress` as
+        chunks start. If another worker (or task) is syncing the same scope,
+        nothing is fetched and the report says ``busy``.
         """
         store = self._require()
         if kind not in KINDS:
