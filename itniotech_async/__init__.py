@@ -21,6 +21,10 @@ from ._errors import (
     ItnioError,
     PaginationError,
     ParameterError,
+    RecordingError,
+    RecordingNotFoundError,
+    RecordingTooLargeError,
+    RecordingUrlExpiredError,
     ResponseDecodeError,
     ResponseValidationError,
     ServerError,
@@ -30,6 +34,14 @@ from ._errors import (
 )
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
+from ._recordings import (
+    DownloadStatus,
+    RecordingDownload,
+    RecordingDownloads,
+    RecordingSource,
+    RecordingUrl,
+    recording_filename,
+)
 
 __version__ = "0.1.0"
 
@@ -39,6 +51,7 @@ __all__ = [
     "ArchiveVersionError",
     "AuthenticationError",
     "CallRecord",
+    "DownloadStatus",
     "GroupCallRecord",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -51,6 +64,14 @@ __all__ = [
     "PaginationError",
     "ParameterError",
     "RecordStream",
+    "RecordingDownload",
+    "RecordingDownloads",
+    "RecordingError",
+    "RecordingNotFoundError",
+    "RecordingSource",
+    "RecordingTooLargeError",
+    "RecordingUrl",
+    "RecordingUrlExpiredError",
     "ResponseDecodeError",
     "ResponseValidationError",
     "ServerError",
@@ -59,4 +80,5 @@ __all__ = [
     "TimestampExpiredError",
     "TransportError",
     "__version__",
+    "recording_filename",
 ]

@@ -43,6 +43,7 @@ import anyio
 import attrs
 import httpx
 
+from ._cli_recordings import add_recordings_parser, run_recordings
 from ._client import ItnioClient
 from ._converter import unstructure_record
 from ._errors import InvalidArgumentError, ItnioError
@@ -205,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("kind", choices=tuple(RECORD_TYPES), help="phone (sip) or voice-message")
     record.add_argument("voice_id", metavar="VOICE_ID", help="the record's voice id")
     _add_common(record, connects=True, top=False)
+
+    recordings = add_recordings_parser(commands, parse_time, _positive_int)
+    _add_common(recordings, connects=True, top=False)
 
     demo = commands.add_parser(
         "demo", help="export from a local fake server: no credentials, no network"
@@ -662,6 +666,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         anyio.run(run_records, args, backend="asyncio")
     elif args.command == "record":
         anyio.run(run_record, args, backend="asyncio")
+    elif args.command == "recordings":
+        anyio.run(run_recordings, args, make_client, _show_progress(args), backend="asyncio")
     else:
         result = anyio.run(run_demo, args, backend="asyncio")
         # Keep the summary out of the data when the data goes to stdout.

@@ -377,6 +377,27 @@ class ItnioClient:
         producer.start(on_done=self._producers.discard)
         return producer
 
+    # -- for downloads from file hosts (recordings) ---------------------------
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The client-wide cap on requests in flight; a file download holds one slot."""
+        return self._get_limiter()
+
+    @property
+    def given_http_client(self) -> httpx.AsyncClient | None:
+        """The ``http_client`` passed in (file downloads go through it too), else ``None``."""
+        return None if self._owns_http else self._http
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeouts of this client's HTTP client."""
+        return self._http.timeout
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait before retrying after failed attempt ``attempt`` (0-based)."""
+        return self._backoff(attempt, None) or 0.0
+
 
 class _Cookies(httpx.Cookies):
     """A cookie jar that reads an answer only when the answer sets a cookie.

@@ -245,12 +245,20 @@ def structure_record(data: Any, cls: type[R]) -> R:
 
 
 def structure_page(data: Any, cls: type[R]) -> Page[R]:
-    """Turn the ``data`` of a query answer into a :class:`Page` of ``cls``."""
+    """Turn the ``data`` of a query answer into a :class:`Page` of ``cls``.
+
+    A page must carry its ``records`` list and its ``total``, ``pages``,
+    ``current`` and ``size`` as whole numbers; a page whose ``searchCount``
+    is false counted nothing, so its ``total`` means nothing either.
+    """
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a page object, got {type(data).__name__}")
-    raw = data.get("records") or ()
+    raw = data.get("records")
     if not isinstance(raw, (list, tuple)):
-        raise ValueError(f"expected a list of records, got {type(raw).__name__}")
+        what = "no records list" if raw is None else f"records of type {type(raw).__name__}"
+        raise ValueError(f"the page has {what}")
+    if data.get("searchCount") is False:
+        raise ValueError("the page was served without a count (searchCount is false)")
     structure = converter.get_structure_hook(cls)
     try:
         records = tuple([structure(item, cls) for item in raw])
@@ -261,11 +269,18 @@ def structure_page(data: Any, cls: type[R]) -> Page[R]:
         raise
     return Page(
         records=records,
-        total=_opt_int(data.get("total")) or 0,
-        pages=_opt_int(data.get("pages")) or 0,
-        current=_opt_int(data.get("current")) or 0,
-        size=_opt_int(data.get("size")) or 0,
+        total=_page_int(data, "total"),
+        pages=_page_int(data, "pages"),
+        current=_page_int(data, "current"),
+        size=_page_int(data, "size"),
     )
+
+
+def _page_int(data: Mapping[str, Any], key: str) -> int:
+    value = _opt_int(data.get(key))
+    if value is None:
+        raise ValueError(f"the page has no {key}")
+    return value
 
 
 def unstructure_record(record: CallRecord) -> dict[str, Any]:

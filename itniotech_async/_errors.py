@@ -16,6 +16,10 @@
     ├── ResponseDecodeError                  a body that is not a JSON envelope
     ├── ResponseValidationError              JSON that does not fit the record types
     ├── PaginationError                      a result set that would not hold still
+    ├── RecordingError (.status_code)        a recording could not be downloaded
+    │   ├── RecordingNotFoundError           the service has no URL for that file id
+    │   ├── RecordingUrlExpiredError         the file host refused even a fresh URL as expired
+    │   └── RecordingTooLargeError           the file is larger than the size limit
     └── ArchiveError                         the archive's database failed or refused
         └── ArchiveVersionError              an archive written by a newer version
 
@@ -36,6 +40,10 @@ __all__ = [
     "ItnioError",
     "PaginationError",
     "ParameterError",
+    "RecordingError",
+    "RecordingNotFoundError",
+    "RecordingTooLargeError",
+    "RecordingUrlExpiredError",
     "ResponseDecodeError",
     "ResponseValidationError",
     "ServerError",
@@ -153,6 +161,34 @@ class ResponseValidationError(ItnioError):
 
 class PaginationError(ItnioError):
     """A query's result set kept changing under a stream faster than it could be walked."""
+
+
+class RecordingError(ItnioError):
+    """A call recording could not be downloaded.
+
+    ``status_code`` is the file host's HTTP status when it answered with one
+    that ends the download, else ``None``. The message names the file id and
+    the file host's host and path, never the URL's query (it may hold a token).
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[RecordingError], tuple[str, int | None]]:
+        return (type(self), (self.args[0], self.status_code))
+
+
+class RecordingNotFoundError(RecordingError):
+    """The service gave no download URL for that file id (its ``data`` was empty)."""
+
+
+class RecordingUrlExpiredError(RecordingError):
+    """The file host refused the download as expired, even with a freshly resolved URL."""
+
+
+class RecordingTooLargeError(RecordingError):
+    """The recording is larger than the size limit the download was given."""
 
 
 class ArchiveError(ItnioError):

@@ -9,7 +9,7 @@ task group that is cancelled when the ``async with`` block is left.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from http import HTTPStatus
 from types import TracebackType
@@ -17,30 +17,42 @@ from urllib.parse import unquote
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 import h11
 import httpx
 from anyio.abc import SocketAttribute
 
-__all__ = ["Answer", "Handler", "InProcessTransport", "TCPServer"]
+__all__ = ["Answer", "DropConnection", "Handler", "InProcessTransport", "TCPServer"]
 
 logger = logging.getLogger("itniotech_async.testing")
 
 _CHUNK = 65_536
 
 
+class DropConnection(Exception):
+    """Raised by an answer's ``chunks`` to close the connection in the middle of the body."""
+
+
 @attrs.frozen
 class Answer:
-    """What the handler wants sent back: a response, or a dropped connection."""
+    """What the handler wants sent back: a response, or a dropped connection.
+
+    ``chunks``, when given, replaces ``body``: it is iterated lazily while the
+    body is sent (so large bodies are never held whole), ``headers`` must then
+    carry the ``Content-Length``, and raising :class:`DropConnection` from it
+    closes the connection midway.
+    """
 
     status_code: int
     headers: list[tuple[str, str]] = attrs.field(factory=list)
     body: bytes = b""
     drop: bool = False
+    chunks: Iterable[bytes] | None = None
 
 
-# handler(method, path, lower-cased headers, body) -> Answer
-Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[Answer]]
+# handler(method, path, lower-cased headers, body, raw query string) -> Answer
+Handler = Callable[[str, str, dict[str, str], bytes, str], Awaitable[Answer]]
 
 _INTERNAL_ERROR = Answer(
     500,
@@ -64,14 +76,47 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         headers = {name.lower(): value for name, value in request.headers.items()}
-        answer = await self._handler(request.method, request.url.path, headers, body)
+        query = request.url.query.decode("ascii", "replace")
+        answer = await self._handler(request.method, request.url.path, headers, body, query)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
+        if answer.chunks is not None:
+            stream = _ChunkStream(answer.chunks, request)
+            return httpx.Response(
+                answer.status_code, headers=answer.headers, stream=stream, request=request
+            )
         return httpx.Response(
             answer.status_code, headers=answer.headers, content=answer.body, request=request
         )
+
+
+class _ChunkStream(httpx.AsyncByteStream):
+    """An in-process streamed body; a :class:`DropConnection` reads as a dropped connection.
+
+    Not an async generator (one left suspended makes trio warn), and it
+    checkpoints per chunk, so a download can be cancelled midway in process too.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], request: httpx.Request) -> None:
+        self._chunks = iter(chunks)
+        self._request = request
+
+    def __aiter__(self) -> _ChunkStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        await anyio.lowlevel.checkpoint()
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+        except DropConnection:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body",
+                request=self._request,
+            ) from None
 
 
 def _phrase(answer: Answer) -> bytes:
@@ -177,21 +222,26 @@ class TCPServer:
             if answer.drop:
                 return
             if request.method == b"HEAD":
-                answer = attrs.evolve(answer, body=b"")
-            await self._send(stream, conn, answer)
+                answer = attrs.evolve(answer, body=b"", chunks=None)
+            if answer.chunks is not None:
+                if not await self._send_chunks(stream, conn, answer):
+                    return
+            else:
+                await self._send(stream, conn, answer)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
 
     async def _answer(self, request: h11.Request, body: bytes) -> Answer:
         target = request.target.decode("ascii", "replace")
-        path = unquote(target.partition("?")[0])
+        raw_path, _, query = target.partition("?")
+        path = unquote(raw_path)
         headers: dict[str, str] = {}
         for raw_name, raw_value in request.headers:
             name, value = raw_name.decode("ascii").lower(), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         try:
-            return await self._handler(request.method.decode("ascii"), path, headers, body)
+            return await self._handler(request.method.decode("ascii"), path, headers, body, query)
         except Exception:
             logger.exception("fake server: error while handling %s", path)
             return _INTERNAL_ERROR
@@ -212,6 +262,28 @@ class TCPServer:
             conn.send(h11.EndOfMessage()),
         )
         await stream.send(b"".join(chunk for chunk in chunks if chunk))
+
+    @staticmethod
+    async def _send_chunks(
+        stream: anyio.abc.SocketStream, conn: h11.Connection, answer: Answer
+    ) -> bool:
+        """Send a streamed answer; ``False`` when it dropped the connection midway."""
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+        ]
+        head = h11.Response(status_code=answer.status_code, headers=headers, reason=_phrase(answer))
+        await stream.send(conn.send(head) or b"")
+        chunks: Iterator[bytes] = iter(answer.chunks or ())
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except DropConnection:
+                return False
+            await stream.send(conn.send(h11.Data(data=chunk)) or b"")
+        await stream.send(conn.send(h11.EndOfMessage()) or b"")
+        return True
 
     @staticmethod
     async def _reject(
