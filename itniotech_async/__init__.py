@@ -12,6 +12,8 @@ from ._auth import ItnioAuth
 from ._client import ItnioClient
 from ._errors import (
     ApiError,
+    ArchiveError,
+    ArchiveVersionError,
     AuthenticationError,
     HttpStatusError,
     InvalidArgumentError,
@@ -47,6 +49,8 @@ from ._voice import VoiceResource
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "CallRecord",
     "DownloadStatus",

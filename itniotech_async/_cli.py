@@ -270,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="export from a local fake server: no credentials, no network"
     )
     demo.add_argument(
+        "mode",
+        nargs="?",
+        choices=("export", "archive"),
+        default="export",
+        help="export to a file (default), or archive into SQLite, sync again and report",
+    )
+    demo.add_argument(
         "--records",
         type=_positive_int,
         default=DEMO_RECORDS,
@@ -293,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed of the fake data (default: 1)")
     _add_output(demo, DEMO_OUTPUT)
     _add_common(demo, connects=False, top=False)
+
+    from .archive._cli import add_commands
+
+    add_commands(commands, _add_common, _positive_int)
     return parser
 
 
@@ -775,6 +786,11 @@ async def _stoppable(command: Callable[[argparse.Namespace], Awaitable[T]], args
 
 def _dispatch(args: argparse.Namespace) -> None:
     check_args(args)
+    if args.command in ("archive", "report") or getattr(args, "mode", None) == "archive":
+        from .archive._cli import dispatch
+
+        dispatch(args)
+        return
     if args.command == "records":
         anyio.run(_stoppable, run_records, args, backend="asyncio")
     elif args.command == "record":

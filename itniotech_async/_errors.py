@@ -16,12 +16,14 @@
     ├── ResponseDecodeError                  a body that is not a JSON envelope
     ├── ResponseValidationError              JSON that does not fit the record types
     ├── PaginationError                      a result set that would not hold still
-    └── RecordingError (.status_code)        a recording could not be downloaded
-        ├── RecordingNotFoundError           the service has no URL for that file id
-        ├── RecordingUrlExpiredError         the file host refused even a fresh URL as expired
-        └── RecordingTooLargeError           the file is larger than the size limit
+    ├── RecordingError (.status_code)        a recording could not be downloaded
+    │   ├── RecordingNotFoundError           the service has no URL for that file id
+    │   ├── RecordingUrlExpiredError         the file host refused even a fresh URL as expired
+    │   └── RecordingTooLargeError           the file is larger than the size limit
+    └── ArchiveError                         the archive's database failed or refused
+        └── ArchiveVersionError              an archive written by a newer version
 
-Foreign exceptions (httpx, json, cattrs) are translated where they arise and
+Foreign exceptions (httpx, json, cattrs, sqlite3, psycopg) are translated where they arise and
 kept as ``__cause__``. No message ever carries the API secret or a ``Sign``.
 """
 
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -192,3 +196,11 @@ class RecordingUrlExpiredError(RecordingError):
 
 class RecordingTooLargeError(RecordingError):
     """The recording is larger than the size limit the download was given."""
+
+
+class ArchiveError(ItnioError):
+    """The archive's database could not be opened, read or written."""
+
+
+class ArchiveVersionError(ArchiveError):
+    """The archive was written by a newer version of this package, with a newer schema."""

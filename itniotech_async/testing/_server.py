@@ -129,6 +129,30 @@ class _Table:
         for key, record in new:
             self.by_id[key[2]] = record
 
+    def replace(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace records by ``voiceId``; every one must exist already."""
+        new = [dict(record) for record in records]
+        ids = [record.get("voiceId") for record in new]
+        unknown = sorted(str(i) for i in ids if i not in self.by_id)
+        repeated = sorted(_duplicates([str(i) for i in ids]))
+        if unknown or repeated:
+            what = "unknown" if unknown else "repeated"
+            raise ValueError(f"{what} voiceId: {', '.join((unknown or repeated)[:5])}")
+        for record in new:
+            record_key(record)  # refuse a record without a usable submitTime up front
+        gone = set(ids)
+        kept = [
+            (key, record)
+            for key, record in zip(self.keys, self.records, strict=True)
+            if key[2] not in gone
+        ]
+        self.keys = [key for key, _ in kept]
+        self.records = [record for _, record in kept]
+        for voice_id in gone:
+            del self.by_id[str(voice_id)]
+            self.encoded.pop(str(voice_id), None)
+        self.add(new)
+
     def window(self, low: int, high: int) -> tuple[int, int]:
         """Return the index range of records submitted in ``[low, high]`` (µs)."""
         return (
@@ -454,6 +478,18 @@ class FakeItnio:
         records = [dict(record) for record in records]
         self._table(kind).add(records)
         self._latest[kind] = [record_key(record) for record in records]
+        self._page_cache.clear()
+        self._page_cache_bytes = 0
+        self._filter_cache.clear()
+
+    def update_records(self, kind: RecordKind, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace records of ``kind`` that share a ``voiceId``: a call completed later.
+
+        Each record replaces the whole stored record with that ``voiceId``
+        (copied; its ``submitTime`` may move it). Raises :class:`ValueError`,
+        changing nothing, when a ``voiceId`` is unknown or repeated.
+        """
+        self._table(kind).replace(records)
         self._page_cache.clear()
         self._page_cache_bytes = 0
         self._filter_cache.clear()
