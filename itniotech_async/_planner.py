@@ -4,8 +4,8 @@ The planner sends nothing. A driver (:mod:`._pagination`) asks it for the next
 request (:meth:`Planner.next_job`), sends it, and hands back the answer
 (:meth:`Planner.answered`), an unusable answer (:meth:`Planner.invalid`) or a
 failure (:meth:`Planner.failed`). Records to hand to the consumer collect in
-:attr:`Planner.ready`. The design is explained in ``docs/exactly-once.md``
-beside the package's README; in short:
+:attr:`Planner.ready`. The README's "Exactly once" section says the same for
+users; the design in short:
 
 What the service does not promise
 ---------------------------------
@@ -122,7 +122,9 @@ class _Part:
     generation: int
     count: int | None = None
     local_at_send: int = 0  # records collected in it when its count was asked
-    dense_ids: set[str] | None = None  # ids its own queries returned (dense parts)
+    dense: bool = False  # too dense to cut: read again until its count is reached
+    dense_ids: set[str] | None = None  # ids its own queries returned (dense, no stamps)
+    unstamped: set[str] = attrs.Factory(set)  # ids without a stamp its queries returned
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
     outstanding: int = 0  # its requests not yet answered
@@ -322,7 +324,8 @@ class Planner(Generic[R]):
             elif part.dense_ids is not None:
                 part.local_at_send = len(part.dense_ids)
             else:
-                part.local_at_send = self._local(job.window, part)
+                # Stamped records placed by their stamp, the others by the service.
+                part.local_at_send = self._local(job.window, part) + len(part.unstamped)
         self.in_flight += 1
         self.requesting += 1
         return job
@@ -410,8 +413,13 @@ class Planner(Generic[R]):
     def _collect(self, w: _Window, job: Job, page: Page[R]) -> list[R]:
         """Keep the ids and stamps of the page's records; return the ones new to ``w``."""
         records = page.records
-        if job.part is not None and job.part.dense_ids is not None:
-            job.part.dense_ids.update(r.voice_id for r in records)
+        part = job.part
+        if part is not None and part.dense:
+            if part.dense_ids is not None:
+                part.dense_ids.update(r.voice_id for r in records)
+            part.unstamped.update(
+                r.voice_id for r in records if r.submit_time is None or r.submit_time.tzinfo is None
+            )
         ids = w.ids
         fresh = {r.voice_id for r in records}
         if len(fresh) == len(records) and fresh.isdisjoint(ids):
@@ -612,7 +620,7 @@ class Planner(Generic[R]):
         if part.generation != w.generation or part.proven:
             return  # from before locating started over; its records were kept
         if job.kind == COUNT:
-            if part.dense_ids is not None:
+            if part.dense:
                 self._dense_counted(w, part, page.total)
             else:
                 self._settle(w, part, page.total, local=part.local_at_send)
@@ -649,7 +657,9 @@ class Planner(Generic[R]):
             return
         cuts = self._cuts(w, part, count)
         if not cuts:
-            part.dense_ids = set()
+            part.dense = True
+            if not w.trusted:
+                part.dense_ids = set()  # only what its own queries return counts
             self._dense_round(w, part, count)
             return
         self._prove(w, part)  # replaced by its parts
@@ -675,13 +685,12 @@ class Planner(Generic[R]):
         lo, hi = part.lo, part.hi
         if hi - lo < 4:
             return []
+        # Few enough records to fetch every part as one page: cut that fine
+        # (one round). Otherwise cut in about two parts per missing record, so
+        # that most parts hold none and are proven by their count alone.
+        slices = math.ceil(count / (self.size * SLICE_FILL))
         missing = max(1, count - self._local(w, part))
-        wanted = min(
-            MAX_PARTS,
-            math.ceil(count / (self.size * SLICE_FILL)),
-            max(self.concurrency, 4 * missing),
-        )
-        wanted = max(2, wanted)
+        wanted = slices if slices <= 8 else min(MAX_PARTS, slices, max(4, 2 * missing))
         stamps = w.sorted_stamps or []
         inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
         candidates: set[int] = set()
@@ -726,16 +735,23 @@ class Planner(Generic[R]):
                 self._spend(w, Job(w, DENSE, number, body, part, part.generation))
 
     def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
+        """A dense part's count, after a round of reads: proven, or another round.
+
+        What it is compared with is the records collected with a stamp in the
+        part or, without stamps to trust, the ids the part's own queries returned.
+        """
         found = part.local_at_send
         if found == count:
             self._prove(w, part)
-        elif found > count:
+        elif found < count:
+            self._dense_round(w, part, count)
+        elif part.dense_ids is None:
+            self._distrust(w)
+        else:
             self.error = PaginationError(
                 f"window {w.label}: a part counts {count} records but its own queries "
-                f"returned {found} different ones"
+                f"returned {found} different ones; records were deleted"
             )
-        else:
-            self._dense_round(w, part, count)
 
     # -- seams, forgetting, order ------------------------------------------------
 

@@ -80,6 +80,42 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="probability of a 503/502/-18/drop fault per request",
     )
+    hostile = parser.add_argument_group(
+        "behaving as the vendor allows (see FakeItnio's documentation)"
+    )
+    hostile.add_argument(
+        "--tie-order",
+        choices=("stable", "shuffle"),
+        default="stable",
+        help="order of rows that share a second, per request",
+    )
+    hostile.add_argument(
+        "--count-skew",
+        action="store_true",
+        help="read each page's total and rows on either side of the latest arrival",
+    )
+    hostile.add_argument(
+        "--range-ends",
+        choices=("[]", "[)", "(]", "()"),
+        default="[]",
+        help="which ends of a query's range are inclusive",
+    )
+    hostile.add_argument(
+        "--blank-stamps",
+        type=float,
+        default=0.0,
+        help="share of records served with every time empty",
+    )
+    hostile.add_argument(
+        "--arrivals",
+        type=float,
+        default=0.0,
+        help="calls arriving per query request, stamped anywhere in the last --days",
+    )
+    hostile.add_argument(
+        "--batches", type=int, default=0, help="batch calls whose callees share one second"
+    )
+    hostile.add_argument("--batch-size", type=int, default=150, help="callees per batch call")
     parser.add_argument(
         "--backend", choices=("asyncio", "trio"), default="asyncio", help="event loop to run on"
     )
@@ -149,6 +185,13 @@ async def _run(args: argparse.Namespace) -> None:
         clock_skew=args.clock_skew,
         timestamp_tolerance=args.timestamp_tolerance,
         latency=args.latency,
+        tie_order=args.tie_order,
+        count_skew=args.count_skew,
+        range_ends=args.range_ends,
+        blank_stamps=args.blank_stamps,
+        arrivals=args.arrivals,
+        batches=args.batches,
+        batch_size=args.batch_size,
     )
     if args.chaos_rate:
         fake.set_chaos(args.chaos_rate, _CHAOS_FAULTS, seed=args.seed)
