@@ -14,8 +14,9 @@ A page's ``total`` and its rows may be read at two different instants; rows
 that share a sort key may come back in another order on every request (so one
 page number can hold different rows each time); whether a range's ends are
 inclusive is not published; any field, ``submitTime`` included, may be empty.
-What holds: one page answer is one consistent read of its rows, a query
-returns only records of its range, and records are not deleted.
+What holds: one page answer is one consistent read of its rows (read, like
+its count, after the request was sent), a query returns only records of its
+range, and records are not deleted.
 
 How a window is proven complete
 -------------------------------
@@ -32,7 +33,8 @@ How a window is proven complete
    pages shifted by calls arriving) or have arrived since. The window is cut
    into parts at gaps between the stamps collected, and each part is proven
    on its own: by a count (read after the part's rows were collected) equal
-   to the records collected whose ``submitTime`` lies in it, or by one page
+   to the records collected whose ``submitTime`` lies in it, none of them
+   within ``EDGE`` seconds of its ends, or by one page
    holding fewer rows than its size (every row its query matched), or, for a
    second holding more than a page (a batch call), by re-reading it until the
    ids its queries returned reach its count. Parts that cannot be proven yet
@@ -91,9 +93,13 @@ MAX_DENSE_ROUNDS = 12
 SLOW_BUDGET = 256
 SLOW_BUDGET_PER_PAGE = 8
 #: A part is cut into at most this many parts at a time.
-MAX_PARTS = 64
+MAX_PARTS = 32
 #: A part expected to hold up to this share of a page is fetched as one page.
 SLICE_FILL = 0.6
+#: A part's count proves it complete only while no record collected lies within
+#: this many seconds of its ends: whether an end is inclusive is not published,
+#: and the second a record is filed under may differ a little from its submitTime.
+EDGE = 2
 
 # The kinds of request.
 PAGE = "page"  # a page of a window's walk
@@ -101,6 +107,8 @@ COUNT = "count"  # a count (size=1) of a window or a part
 SLICE = "slice"  # one page that should hold a whole part
 DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
+GAP_PROBES = True
+PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
 
 # A window's states.
 WALKING = 0
@@ -123,8 +131,8 @@ class _Part:
     count: int | None = None
     local_at_send: int = 0  # records collected in it when its count was asked
     dense: bool = False  # too dense to cut: read again until its count is reached
-    dense_ids: set[str] | None = None  # ids its own queries returned (dense, no stamps)
-    unstamped: set[str] = attrs.Factory(set)  # ids without a stamp its queries returned
+    dense_ids: set[str] | None = None  # ids its own queries (and probes inside it) returned
+    edgy: bool = False  # a stamp lay near its ends when its count was asked
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
     outstanding: int = 0  # its requests not yet answered
@@ -182,6 +190,10 @@ class _Window:
     frontier: int = 1
     tail: deque[Page[Any]] = attrs.Factory(deque)
     released: bool = False
+    # Per page of the walk: (oldest stamp, newest stamp, total), for probes.
+    edges: dict[int, tuple[int, int, int]] = attrs.Factory(dict)
+    probed: set[tuple[int, int, int]] = attrs.Factory(set)  # (lo, hi, page) probed already
+    probe_ids: list[tuple[int, int, set[str]]] = attrs.Factory(list)  # what probes returned
     # Ids in the seconds shared with each running neighbour; None until known.
     seams: dict[int, set[str] | None] = attrs.Factory(dict)
     forgotten: bool = False  # ids reduced to the seams, or dropped
@@ -295,9 +307,11 @@ class Planner(Generic[R]):
         # all count, so a consumer slower than the network bounds the walk.
         # Only pages of this window and earlier ones count when ordered: later
         # windows wait for this one, so letting them block it would deadlock.
+        # (Records found by probes and while proving a window wait in its tail,
+        # which must not stop the walk that proves it.)
         held = 0
         if self.ordered:
-            held = sum(len(w.held) + len(w.tail) for w in self.windows[: window.index + 1])
+            held = sum(len(w.held) for w in self.windows[: window.index + 1])
         if held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
             return False
         # Bounded work: a page is started only when the rows already seen
@@ -324,8 +338,8 @@ class Planner(Generic[R]):
             elif part.dense_ids is not None:
                 part.local_at_send = len(part.dense_ids)
             else:
-                # Stamped records placed by their stamp, the others by the service.
-                part.local_at_send = self._local(job.window, part) + len(part.unstamped)
+                part.local_at_send = self._local(job.window, part)
+                part.edgy = self._near_ends(job.window, part)
         self.in_flight += 1
         self.requesting += 1
         return job
@@ -390,6 +404,9 @@ class Planner(Generic[R]):
             new = self._collect(w, job, page)
             if job.kind == PAGE:
                 self._page_answered(w, job, page, new)
+            elif job.kind == PROBE:
+                self._emit(w, page, new, tail=True)
+                self._probe_answered(w, job, page)
             else:
                 self._emit(w, page, new, tail=True)
                 self._part_answered(w, job, page)
@@ -414,12 +431,10 @@ class Planner(Generic[R]):
         """Keep the ids and stamps of the page's records; return the ones new to ``w``."""
         records = page.records
         part = job.part
-        if part is not None and part.dense:
-            if part.dense_ids is not None:
-                part.dense_ids.update(r.voice_id for r in records)
-            part.unstamped.update(
-                r.voice_id for r in records if r.submit_time is None or r.submit_time.tzinfo is None
-            )
+        if part is not None and part.dense_ids is not None:
+            part.dense_ids.update(r.voice_id for r in records)
+        if job.kind == PROBE and part is not None:
+            w.probe_ids.append((part.lo, part.hi, {r.voice_id for r in records}))
         ids = w.ids
         fresh = {r.voice_id for r in records}
         if len(fresh) == len(records) and fresh.isdisjoint(ids):
@@ -468,7 +483,7 @@ class Planner(Generic[R]):
     def _emit(self, w: _Window, page: Page[R], new: list[R], *, tail: bool) -> None:
         """Hand ``new`` records of ``w`` to the consumer, or hold them back for order."""
         if self.ordered:
-            if tail:
+            if tail and new:
                 w.tail.append(_page(page, new))
             return
         self._release(w, page, new)
@@ -500,6 +515,8 @@ class Planner(Generic[R]):
     # -- the walk and its count ------------------------------------------------
 
     def _page_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
+        if w.trusted and self.limit is None:  # (a limited walk asks only what it needs)
+            self._probe_edges(w, job.page, page)
         w.rows += len(page.records)
         w.total = max(w.total or 0, page.total)
         reported = page.pages
@@ -509,6 +526,47 @@ class Planner(Generic[R]):
             w.meta[job.page] = page
         else:
             self._release(w, page, new, walk=True)
+
+    def _probe_edges(self, w: _Window, number: int, page: Page[R]) -> None:
+        """Look again where this page meets its neighbours, if records may have slipped there.
+
+        Records slip between two pages when a second's rows straddle them (and
+        come back in another order each time) or when a call arriving between
+        the two reads shifted the rows. Probes only collect what they find: the
+        window is still proven by its count. They run while the walk goes on,
+        so that the count finds nothing missing more often.
+        """
+        records = page.records
+        if not records:
+            return
+        newest, oldest = records[0].submit_time, records[-1].submit_time
+        if newest is None or oldest is None or newest.tzinfo is None or oldest.tzinfo is None:
+            return
+        w.edges[number] = (int(oldest.timestamp()), int(newest.timestamp()), page.total)
+        for upper, lower in ((number - 1, number), (number, number + 1)):
+            above, below = w.edges.get(upper), w.edges.get(lower)
+            if above is None or below is None:
+                continue
+            top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
+            if top == bottom:
+                self._probe(w, top - 1, top + 1)  # a second straddles the two pages
+            elif GAP_PROBES and above[2] != below[2] and bottom < top:
+                self._probe(w, bottom - 1, top + 1)  # read at different counts
+
+    def _probe(self, w: _Window, lo: int, hi: int, page: int = 1) -> None:
+        lo, hi = max(lo, w.lo), min(hi, w.hi)
+        if lo > hi or (lo, hi, page) in w.probed:
+            return
+        w.probed.add((lo, hi, page))
+        part = _Part(lo, hi, -1)  # not part of any proof
+        w.queue.append(Job(w, PROBE, page, self._body(lo, hi, self.size), part, -1))
+
+    def _probe_answered(self, w: _Window, job: Job, page: Page[R]) -> None:
+        """A probe that found a range denser than a page reads its other pages too."""
+        part = job.part
+        if job.page == 1 and part is not None and page.total > job.size:
+            for number in range(2, min(plan_pages(page.total, job.size), 8) + 1):
+                self._probe(w, part.lo, part.hi, number)
 
     def _advance(self, w: _Window) -> None:
         """Move ``w`` on when its pending work is done; release ordered records."""
@@ -589,6 +647,14 @@ class Planner(Generic[R]):
         w.parts_open += 1
         self._ask_count(w, root)
 
+    def _near_ends(self, w: _Window, part: _Part) -> bool:
+        stamps = w.sorted_stamps or []
+        for lo, hi in ((part.lo, part.lo + EDGE), (part.hi - EDGE, part.hi)):
+            i = bisect.bisect_left(stamps, lo)
+            if i < len(stamps) and stamps[i] <= hi:
+                return True
+        return False
+
     def _local(self, w: _Window, part: _Part) -> int:
         stamps = w.sorted_stamps or []
         return bisect.bisect_right(stamps, part.hi) - bisect.bisect_left(stamps, part.lo)
@@ -645,7 +711,7 @@ class Planner(Generic[R]):
         have their stamp in the part, or None when the count is not one read
         after them.
         """
-        if w.trusted and local is not None:
+        if w.trusted and local is not None and not part.edgy:
             if count == local:
                 self._prove(w, part)
                 return
@@ -658,8 +724,11 @@ class Planner(Generic[R]):
         cuts = self._cuts(w, part, count)
         if not cuts:
             part.dense = True
-            if not w.trusted:
-                part.dense_ids = set()  # only what its own queries return counts
+            # Only ids that queries of ranges inside the part returned count.
+            part.dense_ids = set()
+            for lo, hi, ids in w.probe_ids:
+                if part.lo < lo and hi < part.hi:
+                    part.dense_ids |= ids
             self._dense_round(w, part, count)
             return
         self._prove(w, part)  # replaced by its parts
@@ -683,7 +752,7 @@ class Planner(Generic[R]):
         about evenly.
         """
         lo, hi = part.lo, part.hi
-        if hi - lo < 4:
+        if hi - lo < 8:
             return []
         # Few enough records to fetch every part as one page: cut that fine
         # (one round). Otherwise cut in about two parts per missing record, so
@@ -696,21 +765,38 @@ class Planner(Generic[R]):
         candidates: set[int] = set()
         edges = [lo - 2, *sorted(set(inside)), hi + 2]
         for a, b in itertools.pairwise(edges):
-            if b - a >= 3:
-                candidates.update((a + 1, b - 2))
+            if b - a >= 5:
+                candidates.update((a + 2, b - 3))
         if len(inside) < wanted:
             step = (hi - lo) / wanted
             candidates.update(lo + int(i * step) for i in range(1, wanted))
-        usable = sorted(c for c in candidates if lo < c and c + 1 < hi and not _stamped(stamps, c))
+        # A second holding many records (a batch call) gets a part of its own,
+        # read until its count is reached, so that its neighbours stay cheap.
+        least = max(3, self.size // 10)
+        heavy = [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
+        for second in heavy:
+            candidates.update((second - 3, second + 2))
+        usable = sorted(
+            c for c in candidates if lo + EDGE < c and c + 1 + EDGE < hi and not _stamped(stamps, c)
+        )
         if not usable:
             return []
-        positions = [bisect.bisect_right(inside, c) for c in usable]
-        cuts: list[int] = []
+        allowed = set(usable)
+        # How many stamps lie below each candidate (or, with none, its rank):
+        # both grow with the candidate, so the nearest to a share is bisected.
+        positions = [bisect.bisect_right(inside, c) for c in usable] if inside else None
+        key = positions or list(range(len(usable)))
+        total = len(inside) if inside else len(usable)
+        chosen: set[int] = set()
         for k in range(1, wanted):
-            target = k * len(inside) / wanted if inside else k * len(usable) / wanted
-            key = positions if inside else list(range(len(usable)))
-            j = min(range(len(usable)), key=lambda i: abs(key[i] - target))
-            c = usable[j]
+            target = k * total / wanted
+            j = bisect.bisect_left(key, target)
+            near = [i for i in (j - 1, j) if 0 <= i < len(usable)]
+            chosen.add(usable[min(near, key=lambda i: abs(key[i] - target))])
+        for second in heavy:
+            chosen.update(c for c in (second - 3, second + 2) if c in allowed)
+        cuts: list[int] = []
+        for c in sorted(chosen):
             if not cuts or c > cuts[-1] + 1:
                 cuts.append(c)
         return cuts
@@ -737,16 +823,15 @@ class Planner(Generic[R]):
     def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
         """A dense part's count, after a round of reads: proven, or another round.
 
-        What it is compared with is the records collected with a stamp in the
-        part or, without stamps to trust, the ids the part's own queries returned.
+        It is compared with the ids that queries of ranges inside the part
+        returned (its own reads, and probes of its seconds during the walk):
+        the service placed those in the part, whatever the stamps say.
         """
         found = part.local_at_send
         if found == count:
             self._prove(w, part)
         elif found < count:
             self._dense_round(w, part, count)
-        elif part.dense_ids is None:
-            self._distrust(w)
         else:
             self.error = PaginationError(
                 f"window {w.label}: a part counts {count} records but its own queries "
@@ -800,9 +885,10 @@ class Planner(Generic[R]):
             return
 
 
-def _stamped(stamps: list[int], second: int) -> bool:
-    i = bisect.bisect_left(stamps, second)
-    return i < len(stamps) and stamps[i] <= second + 1
+def _stamped(stamps: list[int], cut: int) -> bool:
+    """Whether a stamp lies near a cut at ``cut``: in the parts' ends ``[cut - 1, cut + 2]``."""
+    i = bisect.bisect_left(stamps, cut + 1 - EDGE)
+    return i < len(stamps) and stamps[i] <= cut + EDGE
 
 
 def _page(page: Page[R], records: list[R] | tuple[R, ...]) -> Page[R]:
