@@ -9,7 +9,7 @@ task group that is cancelled when the ``async with`` block is left.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from http import HTTPStatus
 from types import TracebackType
@@ -31,15 +31,34 @@ _CHUNK = 65_536
 
 @attrs.frozen
 class Answer:
-    """What the handler wants sent back: a response, or a dropped connection."""
+    """What the handler wants sent back: a response, or a dropped connection.
+
+    A body is ``body``, sent whole with a ``Content-Length``, or, when
+    ``chunks`` is given, the chunks it makes, sent as they are made (chunked
+    unless the headers carry a length). ``interval`` pauses before each
+    piece of the body; ``on_sent`` is told the size of each piece sent.
+    """
 
     status_code: int
     headers: list[tuple[str, str]] = attrs.field(factory=list)
     body: bytes = b""
     drop: bool = False
+    chunks: Callable[[], Iterator[bytes]] | None = None
+    interval: float = 0.0
+    on_sent: Callable[[int], None] | None = None
+
+    def pieces(self) -> Iterator[bytes]:
+        """The body, piece by piece."""
+        if self.chunks is not None:
+            return (chunk for chunk in self.chunks() if chunk)
+        return iter([self.body] if self.body else [])
+
+    def streamed(self) -> bool:
+        """Whether the body goes without a Content-Length of ours."""
+        return self.chunks is not None
 
 
-# handler(method, path, lower-cased headers, body) -> Answer
+# handler(method, raw path as sent (percent-encoded), lower-cased headers, body) -> Answer
 Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[Answer]]
 
 _INTERNAL_ERROR = Answer(
@@ -64,14 +83,50 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         headers = {name.lower(): value for name, value in request.headers.items()}
-        answer = await self._handler(request.method, request.url.path, headers, body)
+        raw_path = request.url.raw_path.decode("ascii").partition("?")[0]
+        answer = await self._handler(request.method, raw_path, headers, body)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
+        response_headers = list(answer.headers)
+        if not answer.streamed():
+            response_headers.append(("Content-Length", str(len(answer.body))))
+        # A stream even for a whole body: httpx would decode (and so check) a
+        # body given as content at once, before the client sees it.
         return httpx.Response(
-            answer.status_code, headers=answer.headers, content=answer.body, request=request
+            answer.status_code,
+            headers=response_headers,
+            stream=_InProcessBody(answer),
+            request=request,
         )
+
+
+class _InProcessBody(httpx.AsyncByteStream):
+    """An answer's body handed over piece by piece (a class: nothing left suspended)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
+        self._pieces = answer.pieces()
+        self._closed = False
+
+    def __aiter__(self) -> _InProcessBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        piece = next(self._pieces, None)
+        if piece is None:
+            raise StopAsyncIteration
+        if self._answer.interval:
+            await anyio.sleep(self._answer.interval)
+        if self._answer.on_sent is not None:
+            self._answer.on_sent(len(piece))
+        return piece
+
+    async def aclose(self) -> None:
+        self._closed = True
 
 
 def _phrase(answer: Answer) -> bytes:
@@ -185,15 +240,15 @@ class TCPServer:
 
     async def _answer(self, request: h11.Request, body: bytes) -> Answer:
         target = request.target.decode("ascii", "replace")
-        path = unquote(target.partition("?")[0])
+        raw_path = target.partition("?")[0]
         headers: dict[str, str] = {}
         for raw_name, raw_value in request.headers:
             name, value = raw_name.decode("ascii").lower(), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         try:
-            return await self._handler(request.method.decode("ascii"), path, headers, body)
+            return await self._handler(request.method.decode("ascii"), raw_path, headers, body)
         except Exception:
-            logger.exception("fake server: error while handling %s", path)
+            logger.exception("fake server: error while handling %s", unquote(raw_path))
             return _INTERNAL_ERROR
 
     @staticmethod
@@ -201,7 +256,25 @@ class TCPServer:
         headers = [
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
         ]
+        if answer.streamed():
+            await stream.send(
+                conn.send(
+                    h11.Response(
+                        status_code=answer.status_code, headers=headers, reason=_phrase(answer)
+                    )
+                )
+            )
+            for piece in answer.pieces():
+                if answer.interval:
+                    await anyio.sleep(answer.interval)
+                await stream.send(conn.send(h11.Data(data=piece)))
+                if answer.on_sent is not None:
+                    answer.on_sent(len(piece))
+            await stream.send(conn.send(h11.EndOfMessage()))
+            return
         headers.append((b"Content-Length", str(len(answer.body)).encode("ascii")))
+        if answer.on_sent is not None:
+            answer.on_sent(len(answer.body))
         chunks = (
             conn.send(
                 h11.Response(

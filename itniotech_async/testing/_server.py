@@ -20,11 +20,13 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from operator import itemgetter
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import anyio
 import attrs
@@ -90,6 +92,12 @@ class FakeRequest:
     body: bytes = attrs.field(repr=False)
     answered: str | None = None
     fault: Fault | None = None
+    raw_path: str = ""
+    body_sent: int = 0
+
+    def count_sent(self, size: int) -> None:
+        """Add ``size`` to :attr:`body_sent`, the answer's body bytes sent so far."""
+        self.body_sent += size
 
     def header(self, name: str) -> str | None:
         """Return a request header by case-insensitive name, or ``None``."""
@@ -166,6 +174,10 @@ def _html(status_code: int, reason: str) -> bytes:
         f"<html><head><title>{title}</title></head>"
         f"<body><center><h1>{title}</h1></center><hr><center>gateway</center></body></html>"
     ).encode()
+
+
+def _split(body: bytes, size: int) -> Iterator[bytes]:
+    return (body[i : i + size] for i in range(0, len(body), size))
 
 
 def _format_retry_after(value: float | str) -> str:
@@ -461,7 +473,10 @@ class FakeItnio:
     def _json(self, body: bytes) -> Answer:
         return Answer(200, self._headers(), body)
 
-    async def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+    async def _handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> Answer:
+        path = unquote(raw_path)
         self.request_count += 1
         self._in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
@@ -472,7 +487,7 @@ class FakeItnio:
                     parsed = json.loads(body)
                 except ValueError:
                     parsed = None
-            request = FakeRequest(method, path, headers, parsed, body)
+            request = FakeRequest(method, path, headers, parsed, body, raw_path=raw_path)
             if self.keep_requests:
                 self.requests.append(request)
             fault = request.fault = self._next_fault(path)
@@ -481,14 +496,26 @@ class FakeItnio:
                 delay += fault.seconds
             if delay > 0:
                 await anyio.sleep(delay)
-            if fault is not None and fault.kind != "slow":
+            if fault is not None and fault.kind not in ("slow", "trickle"):
                 request.answered = fault.name
-                return self._fault_answer(fault)
-            return await self._route(request)
+                answer = self._fault_answer(fault)
+            else:
+                answer = await self._route(request)
+            if fault is not None and fault.kind == "trickle":
+                answer = attrs.evolve(answer, chunks=partial(_split, answer.body, fault.chunk_size))
+                answer = attrs.evolve(answer, interval=fault.seconds)
+            return attrs.evolve(answer, on_sent=request.count_sent)
         finally:
             self._in_flight -= 1
 
     def _fault_answer(self, fault: Fault) -> Answer:
+        if fault.kind == "body":
+            return Answer(200, self._encoded(fault), fault.content)
+        if fault.kind == "huge":
+            headers = self._encoded(fault)
+            if fault.declare_length:
+                headers.append(("Content-Length", str(fault.size)))
+            return Answer(200, headers, chunks=fault.huge_chunks)
         if fault.kind == "drop":
             return Answer(0, drop=True)
         if fault.kind == "status":
@@ -496,9 +523,18 @@ class FakeItnio:
         if fault.kind == "not_json":
             return Answer(200, self._headers(_HTML_TYPE), _html(502, "Bad Gateway"))
         headers = self._headers(_HTML_TYPE)
-        if fault.retry_after is not None:
+        if fault.retry_after_date and isinstance(fault.retry_after, int | float):
+            when = time.time() + self.clock_skew + fault.retry_after
+            headers.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
+        elif fault.retry_after is not None:
             headers.append(("Retry-After", _format_retry_after(fault.retry_after)))
         return Answer(fault.http_status, headers, _html(fault.http_status, fault.http_reason()))
+
+    def _encoded(self, fault: Fault) -> list[tuple[str, str]]:
+        headers = self._headers()
+        if fault.content_encoding:
+            headers.append(("Content-Encoding", fault.content_encoding))
+        return headers
 
     def _not_found(self, request: FakeRequest, status_code: int) -> Answer:
         request.answered = f"http_{status_code}"
