@@ -91,8 +91,8 @@ def _retry_after(response: httpx.Response, clock: ServerClock) -> float | None:
 
 
 def _redact(url: str) -> str:
-    """``url`` with any ``user:password@`` part hidden, for messages."""
-    return re.sub(r"(?<=//)[^/?#]*@", "***@", url)
+    """``url`` with any ``user:password@``, query and fragment hidden, for messages."""
+    return re.sub(r"[?#].*", "?***", re.sub(r"(?<=//)[^/?#]*@", "***@", url), flags=re.DOTALL)
 
 
 class ItnioClient:

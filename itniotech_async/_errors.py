@@ -243,13 +243,14 @@ def describe(exc: BaseException) -> str:
         seen.add(id(current))
         chain.append(current)
         current = current.__cause__ or current.__context__
+    # (aiohttp's TLS errors subclass ssl's without their attributes: getattr.)
     for error in chain:
         if isinstance(error, ssl.SSLCertVerificationError):
-            detail = error.verify_message or error.reason or str(error)
-            return f"TLS certificate verification failed: {detail}"
+            detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+            return f"TLS certificate verification failed: {detail or error}"
     for error in chain:
         if isinstance(error, ssl.SSLError):
-            return f"TLS handshake failed: {error.reason or error}"
+            return f"TLS handshake failed: {getattr(error, 'reason', None) or error}"
     for error in chain:
         text = str(error).strip()
         if text:

@@ -144,10 +144,13 @@ class AutoTransport(httpx.AsyncBaseTransport):
         """Drop every connection without awaiting (the owner was collected unclosed).
 
         Returns whether there was anything open. aiohttp's session and
-        connector are closed here, so they do not warn in their turn; httpx's
-        pool is left to close its sockets when collected.
+        connector, and the sockets of httpx's pool, are closed here, so that
+        they do not warn in their turn (none of this has a public synchronous
+        API: each step is guarded, and at worst their own warning shows).
         """
         opened = self._httpx is not None
+        if self._httpx is not None:
+            _drop_httpx_connections(self._httpx)
         session, self._session = self._session, None
         if session is not None and not session.closed:
             opened = True
@@ -188,6 +191,23 @@ def _timeout(values: Any) -> aiohttp.ClientTimeout:
         sock_connect=connect,
         sock_read=values.get("read"),
     )
+
+
+def _drop_httpx_connections(transport: httpx.AsyncHTTPTransport) -> None:
+    """Close the sockets of httpx's pool without awaiting (see AutoTransport.abandon)."""
+    pool = getattr(transport, "_pool", None)
+    for connection in list(getattr(pool, "connections", ())):
+        stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
+        if stream is None:
+            continue
+        with contextlib.suppress(Exception):  # the loop may be closed: nothing more to do
+            # On asyncio the socket belongs to an asyncio transport, which
+            # must close it; on trio the socket is closed directly.
+            asyncio_transport = getattr(getattr(stream, "_stream", None), "_transport", None)
+            if isinstance(asyncio_transport, asyncio.BaseTransport):
+                asyncio_transport.abort()  # type: ignore[attr-defined]
+            else:
+                stream.get_extra_info("socket").close()
 
 
 class _AiohttpBody(httpx.AsyncByteStream):
