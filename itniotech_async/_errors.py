@@ -243,14 +243,18 @@ def describe(exc: BaseException) -> str:
         seen.add(id(current))
         chain.append(current)
         current = current.__cause__ or current.__context__
-    # (aiohttp's TLS errors subclass ssl's without their attributes: getattr.)
-    for error in chain:
+    # aiohttp's TLS errors subclass ssl's without their attributes (the real
+    # one is their cause): prefer an error that has them.
+    tls = sorted(
+        (error for error in chain if isinstance(error, ssl.SSLError)),
+        key=lambda error: getattr(error, "reason", None) is None,
+    )
+    for error in tls:
         if isinstance(error, ssl.SSLCertVerificationError):
             detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
             return f"TLS certificate verification failed: {detail or error}"
-    for error in chain:
-        if isinstance(error, ssl.SSLError):
-            return f"TLS handshake failed: {getattr(error, 'reason', None) or error}"
+    if tls:
+        return f"TLS handshake failed: {getattr(tls[0], 'reason', None) or tls[0]}"
     for error in chain:
         text = str(error).strip()
         if text:
