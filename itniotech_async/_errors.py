@@ -249,10 +249,10 @@ def describe(exc: BaseException) -> str:
         (error for error in chain if isinstance(error, ssl.SSLError)),
         key=lambda error: getattr(error, "reason", None) is None,
     )
-    for error in tls:
-        if isinstance(error, ssl.SSLCertVerificationError):
-            detail = getattr(error, "verify_message", None) or getattr(error, "reason", None)
-            return f"TLS certificate verification failed: {detail or error}"
+    for failure in tls:
+        if isinstance(failure, ssl.SSLCertVerificationError):
+            detail = getattr(failure, "verify_message", None) or getattr(failure, "reason", None)
+            return f"TLS certificate verification failed: {detail or failure}"
     if tls:
         return f"TLS handshake failed: {getattr(tls[0], 'reason', None) or tls[0]}"
     for error in chain:
