@@ -27,6 +27,7 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._limiter import ClientStats
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
 
@@ -36,6 +37,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "CallRecord",
+    "ClientStats",
     "GroupCallRecord",
     "HttpStatusError",
     "InvalidArgumentError",

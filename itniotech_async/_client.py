@@ -32,6 +32,7 @@ from ._errors import (
     api_error,
     map_exceptions,
 )
+from ._limiter import ClientStats, Limiter, Outcome
 from ._transport import AutoTransport
 from ._voice import VoiceResource
 
@@ -54,11 +55,17 @@ _MAX_BACKOFF = 30.0
 
 
 class _Retry(Exception):
-    """Internal: an attempt failed in a way that may be retried."""
+    """Internal: an attempt failed in a way that may be retried.
 
-    def __init__(self, error: ItnioError, retry_after: float | None = None) -> None:
+    ``outcome`` tells the limiter whether the server signalled overload.
+    """
+
+    def __init__(
+        self, error: ItnioError, retry_after: float | None = None, outcome: Outcome = "other"
+    ) -> None:
         self.error = error
         self.retry_after = retry_after
+        self.outcome = outcome
 
 
 class _Expired(Exception):
@@ -112,6 +119,13 @@ class ItnioClient:
     jitter (starting at ``retry_backoff`` seconds), honouring ``Retry-After``
     (an HTTP date in it is read against the server's clock).
 
+    With ``adaptive`` (the default) the number of requests in flight adapts
+    to the server, never above ``max_concurrency``: it halves on overload
+    (HTTP 429 or 503, status ``-18``, timeouts) and grows back slowly, and a
+    throttle caps the rate just under what the server admitted (see
+    ``_limiter``). A ``Retry-After`` pauses the whole client. ``max_rate``
+    caps requests per second. :attr:`stats` tells what the client is doing.
+
     ``timeout`` bounds each attempt as a whole: connecting, sending and
     reading the entire body must end within it (a number of seconds; with an
     :class:`httpx.Timeout`, within the sum of its phases), or the attempt
@@ -143,6 +157,8 @@ class ItnioClient:
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        adaptive: bool = True,
+        max_rate: float | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("ITNIO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("ITNIO_API_SECRET")
@@ -165,6 +181,17 @@ class ItnioClient:
         _check_int("max_retries", max_retries, 0)
         _check_int("max_concurrency", max_concurrency, 1)
         _check_int("max_response_size", max_response_size, 1)
+        if not isinstance(adaptive, bool):
+            raise InvalidArgumentError(f"adaptive must be True or False, got {adaptive!r}")
+        if max_rate is not None and (
+            not isinstance(max_rate, (int, float))
+            or isinstance(max_rate, bool)
+            or not 0 < max_rate < float("inf")
+        ):
+            raise InvalidArgumentError(
+                f"max_rate must be a positive number of requests per second or None, "
+                f"got {max_rate!r}"
+            )
         if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
             raise InvalidArgumentError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
@@ -184,7 +211,11 @@ class ItnioClient:
             self._transport = AutoTransport(max_connections=max_concurrency)
             http_client = _HttpClient(timeout=timeout, transport=self._transport)
         self._http = http_client
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._limiter = Limiter(
+            max_concurrency,
+            adaptive=adaptive,
+            max_rate=None if max_rate is None else float(max_rate),
+        )
         self._templates: dict[tuple[str, str], httpx.Request] = {}
         self._producers: set[Background] = set()
         self._entered = False
@@ -211,6 +242,11 @@ class ItnioClient:
     def max_concurrency(self) -> int:
         """The cap on requests in flight across the whole client."""
         return self._max_concurrency
+
+    @property
+    def stats(self) -> ClientStats:
+        """What the client is doing now: its limit in flight, rate, requests, retries, throttles."""
+        return self._limiter.stats()
 
     @property
     def max_response_size(self) -> int:
@@ -315,12 +351,6 @@ class ItnioClient:
             self._templates[key] = template
         return template
 
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        # Made on first use: anyio primitives need a running event loop.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        return self._limiter
-
     async def _request(self, method: str, path: str, content: bytes | None = None) -> Any:
         """Send one signed request with retries; return the envelope's ``data``.
 
@@ -332,21 +362,22 @@ class ItnioClient:
         if self._http.is_closed:
             raise ItnioError("the http_client passed to this client is closed")
         request = self._build(method, path, content)
-        limiter = self._get_limiter()
+        limiter = self._limiter
         attempt = 0
         resigned = False
         while True:
             try:
-                # A free slot is taken without the two event-loop round trips
-                # that ``async with limiter`` makes; a busy one is waited for.
+                epoch = await limiter.acquire()
+                outcome: Outcome = "other"
                 try:
-                    limiter.acquire_nowait()
-                except anyio.WouldBlock:
-                    await limiter.acquire()
-                try:
-                    return await self._attempt(request, method, path, attempt)
+                    data = await self._attempt(request, method, path, attempt)
+                    outcome = "ok"
+                    return data
+                except _Retry as retry:
+                    outcome = retry.outcome
+                    raise
                 finally:
-                    limiter.release()
+                    limiter.release(epoch, outcome)
             except _Expired as expired:
                 # Once per call: sign again with the clock the answer's Date shows.
                 if resigned or not self._auth.clock.learn(expired.date):
@@ -359,6 +390,9 @@ class ItnioClient:
                 delay = self._backoff(attempt, retry.retry_after)
                 if delay is None:
                     raise retry.error from retry.error.__cause__
+                if retry.retry_after is not None:
+                    limiter.pause(delay)  # the whole client waits, not only this call
+                limiter.note_retry()
                 attempt += 1
                 logger.info(
                     "%s %s failed (%s); retry %d/%d in %.2f s",
@@ -401,7 +435,8 @@ class ItnioClient:
                     f"answer) took longer than the {deadline:g} s timeout"
                 ) from TimeoutError(f"the deadline of {deadline:g} s passed")
         except TransportError as exc:
-            raise _Retry(exc) from None
+            timed_out = isinstance(exc.__cause__, httpx.TimeoutException | TimeoutError)
+            raise _Retry(exc, outcome="overload" if timed_out else "other") from None
         status_code = response.status_code
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
@@ -416,7 +451,14 @@ class ItnioClient:
                 status_code, f"{what}: HTTP {status_code} {response.reason_phrase}"
             )
             if status_code == 429 or status_code >= 500:
-                raise _Retry(error, _retry_after(response, self._auth.clock))
+                outcome: Outcome = (
+                    "throttle"
+                    if status_code == 429
+                    else "overload"
+                    if status_code in (503, 504)
+                    else "other"
+                )
+                raise _Retry(error, _retry_after(response, self._auth.clock), outcome)
             raise error
         with map_exceptions(what):
             envelope = loads(body)
@@ -428,7 +470,7 @@ class ItnioClient:
         reason = str(envelope.get("reason") or "")
         api_failure = api_error(status, reason)
         if isinstance(api_failure, ServerError):
-            raise _Retry(api_failure)
+            raise _Retry(api_failure, outcome="throttle")
         if isinstance(api_failure, TimestampExpiredError):
             raise _Expired(api_failure, response.headers.get("Date"))
         raise api_failure

@@ -11,7 +11,7 @@ itniotech_async.testing`` runs the server in its own process.
 from __future__ import annotations
 
 from ._data import generate_records
-from ._faults import Fault
+from ._faults import Fault, RateLimit
 from ._server import FakeItnio, FakeRequest
 
-__all__ = ["FakeItnio", "FakeRequest", "Fault", "generate_records"]
+__all__ = ["FakeItnio", "FakeRequest", "Fault", "RateLimit", "generate_records"]

@@ -3,6 +3,7 @@ trickled, huge, compressed and malformed bodies."""
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -10,7 +11,7 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["STATUS_REASONS", "Fault", "FaultKind"]
+__all__ = ["STATUS_REASONS", "Fault", "FaultKind", "RateLimit"]
 
 FaultKind = Literal["http", "status", "drop", "not_json", "slow", "trickle", "body", "huge"]
 
@@ -258,3 +259,63 @@ class Fault:
             return HTTPStatus(self.http_status).phrase
         except ValueError:
             return "Error"
+
+
+@attrs.define
+class RateLimit:
+    """A limit on requests per second and/or in flight, beyond which the fake throttles.
+
+    Set it with :meth:`FakeItnio.set_rate_limit
+    <itniotech_async.testing.FakeItnio.set_rate_limit>`. ``per_second`` is a
+    token bucket holding ``burst`` requests (one second's worth by default)
+    and refilled at that rate; ``in_flight`` caps the requests being handled
+    at once. A request over either limit is answered at once, before
+    authentication, with HTTP 429 (with a ``Retry-After`` of ``retry_after``
+    seconds when given) or, with ``answer="-18"``, status ``-18``. Refused
+    requests take no token. :attr:`throttled` counts them and
+    :attr:`admitted` the others.
+    """
+
+    per_second: float | None = None
+    in_flight: int | None = None
+    answer: Literal["429", "-18"] = "429"
+    retry_after: float | None = None
+    burst: float | None = None
+    throttled: int = 0
+    admitted: int = 0
+    _tokens: float = attrs.field(default=-1.0, init=False, repr=False)
+    _refilled: float = attrs.field(default=0.0, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.per_second is not None and not self.per_second > 0:
+            raise ValueError(f"per_second must be > 0, not {self.per_second}")
+        if self.in_flight is not None and self.in_flight < 1:
+            raise ValueError(f"in_flight must be >= 1, not {self.in_flight}")
+        if self.answer not in ("429", "-18"):
+            raise ValueError(f"answer must be '429' or '-18', not {self.answer!r}")
+
+    def admit(self, in_flight: int) -> Fault | None:
+        """Return the refusal for a request arriving with ``in_flight`` being handled, or None."""
+        if self.in_flight is not None and in_flight > self.in_flight:
+            return self._refuse()
+        if self.per_second is not None:
+            now = time.monotonic()
+            capacity = self.burst if self.burst is not None else max(1.0, self.per_second)
+            if self._tokens < 0:
+                self._tokens = capacity
+            else:
+                self._tokens = min(
+                    capacity, self._tokens + (now - self._refilled) * self.per_second
+                )
+            self._refilled = now
+            if self._tokens < 1:
+                return self._refuse()
+            self._tokens -= 1
+        self.admitted += 1
+        return None
+
+    def _refuse(self) -> Fault:
+        self.throttled += 1
+        if self.answer == "-18":
+            return Fault.status("-18")
+        return Fault.http(429, retry_after=self.retry_after)

@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
 import anyio
@@ -34,7 +34,7 @@ import httpx
 
 from .._auth import compute_sign
 from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
-from ._faults import STATUS_REASONS, Fault
+from ._faults import STATUS_REASONS, Fault, RateLimit
 from ._http import Answer, InProcessTransport, TCPServer
 
 __all__ = ["FakeItnio", "FakeRequest"]
@@ -279,6 +279,7 @@ class FakeItnio:
         self._page_cache_bytes = 0
         self._filter_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
 
+        self.rate_limit: RateLimit | None = None
         self._callbacks: list[Callback] = []
         self._faults: list[_Queued] = []
         self._chaos_rate = 0.0
@@ -426,6 +427,26 @@ class FakeItnio:
         self._chaos_faults = tuple(faults)
         self._chaos_rng = random.Random(seed)
 
+    def set_rate_limit(
+        self,
+        per_second: float | None = None,
+        *,
+        in_flight: int | None = None,
+        answer: Literal["429", "-18"] = "429",
+        retry_after: float | None = None,
+        burst: float | None = None,
+    ) -> RateLimit:
+        """Throttle requests beyond ``per_second`` and/or ``in_flight``; see :class:`RateLimit`.
+
+        Returns the limit, whose ``throttled`` and ``admitted`` count what it
+        did. Calling it with neither limit turns throttling off.
+        """
+        if per_second is None and in_flight is None:
+            self.rate_limit = None
+            return RateLimit()
+        self.rate_limit = RateLimit(per_second, in_flight, answer, retry_after, burst)
+        return self.rate_limit
+
     def clear_faults(self) -> None:
         """Forget queued faults and turn chaos off."""
         self._faults.clear()
@@ -491,7 +512,11 @@ class FakeItnio:
             if self.keep_requests:
                 self.requests.append(request)
             fault = request.fault = self._next_fault(path)
-            delay = self._draw_latency()
+            limit = self.rate_limit
+            throttle = limit.admit(self._in_flight) if limit is not None and fault is None else None
+            if throttle is not None:  # answered at once, as gateways do
+                fault = request.fault = throttle
+            delay = 0.0 if throttle is not None else self._draw_latency()
             if fault is not None and fault.kind == "slow":
                 delay += fault.seconds
             if delay > 0:
