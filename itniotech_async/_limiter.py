@@ -4,7 +4,7 @@ One :class:`Limiter` per client gates every attempt of every call and stream.
 It holds three things:
 
 - an adaptive cap on requests in flight (additive increase, multiplicative
-  decrease, as TCP does): it starts small and doubles per round trip while
+  decrease, as TCP does): it starts at 4 and doubles per round trip while
   answers are healthy ("slow start"), halves when the server signals overload
   (HTTP 429 or 503, status ``-18``, a timeout), then grows back by about one
   per round trip, never above ``max_concurrency``. Only one decrease is made
@@ -38,7 +38,7 @@ logger = logging.getLogger("itniotech_async")
 #: How an attempt ended, as far as the limiter cares.
 Outcome = Literal["ok", "overload", "throttle", "other"]
 
-_START = 2  # the cap in flight before anything is known
+_START = 4  # the cap in flight before anything is known
 _DECREASE = 0.5
 _RATE_SHARE = 0.9  # of the healthy rate seen before a throttle
 _RATE_GROWTH = 0.02  # per second, of the learned rate
