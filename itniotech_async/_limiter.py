@@ -4,16 +4,17 @@ One :class:`Limiter` per client gates every attempt of every call and stream.
 It holds three things:
 
 - an adaptive cap on requests in flight (additive increase, multiplicative
-  decrease, as TCP does): it starts at 4 and doubles per round trip while
+  decrease, as TCP does): it starts at 8 and doubles per round trip while
   answers are healthy ("slow start"), halves when the server signals overload
   (HTTP 429 or 503, status ``-18``, a timeout), then grows back by about one
   per round trip, never above ``max_concurrency``. Only one decrease is made
   per round of requests: the answers to requests sent before a decrease say
-  nothing about the new cap;
+  nothing about the new cap. Once throttles have taught a rate (below), more
+  throttles lower that rate instead;
 - a cap on requests per second: ``max_rate`` when given, and when throttles
   (429 or ``-18``) say the server counts requests, 0.9 times the rate it
   admitted while saying so (see ``_learn_rate``); that learned rate grows
-  back by 2% a second. Requests are spaced evenly, never sent in bursts;
+  back by 1% a second. Requests are spaced evenly, never sent in bursts;
 - a pause of the whole client, set by a ``Retry-After``.
 
 With ``adaptive=False`` only ``max_concurrency``, ``max_rate`` and the
@@ -38,10 +39,11 @@ logger = logging.getLogger("itniotech_async")
 #: How an attempt ended, as far as the limiter cares.
 Outcome = Literal["ok", "overload", "throttle", "other"]
 
-_START = 4  # the cap in flight before anything is known
+_START = 8  # the cap in flight at first: the default max_concurrency
 _DECREASE = 0.5
 _RATE_SHARE = 0.9  # of the healthy rate seen before a throttle
-_RATE_GROWTH = 0.02  # per second, of the learned rate
+_RATE_GROWTH = 0.01  # per second, of the learned rate
+_RATE_CUT = 0.8  # of the rate, per throttled round, until the admitted rate is measured
 _RATE_WINDOW = 2.0  # seconds of healthy answers the learned rate is measured on
 
 
@@ -165,9 +167,13 @@ class Limiter:
     def release(self, epoch: int, outcome: Outcome) -> None:
         """Give the slot back, and learn from how the attempt ended."""
         assert self._capacity is not None
+        if self._adaptive:
+            self._learn(epoch, outcome)
+        # Released after learning: a task waiting for this slot takes it
+        # under the new limit and belongs to the new round.
         self._capacity.release()
-        if not self._adaptive:
-            return
+
+    def _learn(self, epoch: int, outcome: Outcome) -> None:
         if outcome == "ok":
             now = time.monotonic()
             healthy = self._healthy
@@ -183,7 +189,11 @@ class Limiter:
             if epoch == self._epoch:  # the first bad news of this round
                 self._epoch += 1
                 self._slow_start = False
-                self._set_limit(max(1.0, self._limit * _DECREASE))
+                # Once throttles have taught a rate, that cap does the work:
+                # halving the slots again would only starve it, and make the
+                # rate it measures next too low.
+                if outcome == "overload" or self._learned_rate is None:
+                    self._set_limit(max(1.0, self._limit * _DECREASE))
                 if outcome == "throttle":
                     self._learn_rate()
 
@@ -229,12 +239,15 @@ class Limiter:
             if len(recent) < 2:
                 return
             seen = len(recent) / max(now - recent[0], 0.1)
-            rate = _RATE_SHARE * (seen if current is None else min(seen, current))
+            rate = _RATE_CUT * (seen if current is None else min(seen, current))
         elif now - episode >= 0.5:
-            admitted = sum(1 for t in healthy if t >= episode) / (now - episode)
+            since = max(episode, now - _RATE_WINDOW)  # (healthy holds no more anyway)
+            admitted = sum(1 for t in healthy if t >= since) / (now - since)
             rate = _RATE_SHARE * admitted if admitted > 0 else _DECREASE * (current or 1.0)
+            if current is not None:  # a throttle never raises the rate
+                rate = min(rate, current)
         else:
-            rate = _RATE_SHARE * (current if current is not None else len(healthy) / _RATE_WINDOW)
+            rate = _RATE_CUT * (current if current is not None else len(healthy) / _RATE_WINDOW)
         self._last_throttle = now
         self._learned_rate = max(rate, 0.1)
         self._learned_at = now

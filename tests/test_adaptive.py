@@ -33,7 +33,7 @@ async def test_limit_shrinks_on_each_overload_signal_and_recovers(
 ) -> None:
     """One overload answer halves the limit; healthy answers bring it back, slowly."""
     async with make_client(max_concurrency=8, timeout=0.5) as client:
-        assert client.stats.limit == 4  # slow start
+        assert client.stats.limit == 8  # at first
         await warm_up(client, fake, 4)  # +1 per answer while nothing went wrong
         assert client.stats.limit == 8
         fake.add_fault(OVERLOADS[signal])
