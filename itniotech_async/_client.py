@@ -385,13 +385,15 @@ class ItnioClient:
                 resigned = True
                 logger.debug("timestamp expired; re-signing with the server's clock")
             except _Retry as retry:
+                wait = retry.retry_after
+                if wait is not None and wait <= _MAX_RETRY_AFTER:
+                    # The whole client waits, not only this call (even if it gives up).
+                    limiter.pause(wait)
                 if attempt >= self._max_retries:
                     raise retry.error from retry.error.__cause__
-                delay = self._backoff(attempt, retry.retry_after)
+                delay = self._backoff(attempt, wait)
                 if delay is None:
                     raise retry.error from retry.error.__cause__
-                if retry.retry_after is not None:
-                    limiter.pause(delay)  # the whole client waits, not only this call
                 limiter.note_retry()
                 attempt += 1
                 logger.info(

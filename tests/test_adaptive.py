@@ -78,6 +78,21 @@ async def test_retry_after_pauses_the_whole_client(
     assert [r.answered for r in fake.requests] == ["http_429", "0", "0"]
 
 
+async def test_retry_after_pauses_even_a_call_that_gives_up(
+    make_client: ClientFactory, fake: FakeItnio
+) -> None:
+    """A 429 with Retry-After to a call without retries left still holds the next call."""
+    fake.add_fault(Fault.http(429, retry_after=1))
+    voice_id = str(fake.sip_records[0]["voiceId"])
+    async with make_client(max_retries=0) as client, anyio.create_task_group() as tg:
+        with pytest.raises(itnio.HttpStatusError):
+            await client.voice.record_sip(voice_id)
+        tg.start_soon(client.voice.record_sip, voice_id)
+        await anyio.sleep(0.4)
+        assert fake.request_count == 1
+    assert fake.request_count == 2
+
+
 @pytest.mark.parametrize("max_rate", [18.0, None])
 async def test_max_rate_holds(
     make_client: ClientFactory, fake: FakeItnio, max_rate: float | None
