@@ -110,12 +110,18 @@ class FakeServer:
 
 @contextmanager
 def fake_server(
-    *, n_records: int, days: float, latency: str | None = None, seed: int = 0
+    *,
+    n_records: int,
+    days: float,
+    latency: str | None = None,
+    seed: int = 0,
+    options: Sequence[str] = (),
 ) -> Iterator[FakeServer]:
     """Run ``python -m itniotech_async.testing`` in a child process for the block.
 
     ``latency`` is passed on as ``--latency`` (``"0.05:0.15"``, ``"0.1"``) when
-    given. The process is stopped when the block ends, however it ends.
+    given, ``options`` as they are (``["--tie-order", "shuffle"]``). The
+    process is stopped when the block ends, however it ends.
     """
     command = [
         sys.executable,
@@ -136,6 +142,7 @@ def fake_server(
     ]
     if latency:
         command += ["--latency", latency]
+    command += options
     spawned_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     # stdin is a pipe: the server exits when it closes, even if we are killed.

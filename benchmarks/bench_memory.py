@@ -52,7 +52,7 @@ from benchmarks._common import (
     sdk_walk_for,
 )
 from itniotech_async import ItnioClient, SipCallRecord
-from itniotech_async._pagination import split_windows
+from itniotech_async._times import seconds_to_datetime, whole_second_span, window_spans
 
 BIG = 300_000
 SMALL = 30_000
@@ -130,6 +130,17 @@ async def _newest_range(server: FakeServer, n: int) -> tuple[datetime, int]:
             raise BenchmarkError("the fake's record has no submitTime")
         first = await client.voice.record_sip_query(start, server.end, size=1)
     return start, first.total
+
+
+def split_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The windows of at most 31 days a stream walks ``[start, end]`` in."""
+    span = whole_second_span(start, end)
+    if span is None:
+        return []
+    return [
+        (seconds_to_datetime(lo, start.tzinfo), seconds_to_datetime(hi, start.tzinfo))
+        for lo, hi in window_spans(*span)
+    ]
 
 
 async def _warm_server(server: FakeServer) -> None:

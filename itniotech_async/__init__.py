@@ -12,6 +12,8 @@ from ._auth import ItnioAuth
 from ._client import ItnioClient
 from ._errors import (
     ApiError,
+    ArchiveError,
+    ArchiveVersionError,
     AuthenticationError,
     HttpStatusError,
     InvalidArgumentError,
@@ -19,6 +21,10 @@ from ._errors import (
     ItnioError,
     PaginationError,
     ParameterError,
+    RecordingError,
+    RecordingNotFoundError,
+    RecordingTooLargeError,
+    RecordingUrlExpiredError,
     ResponseDecodeError,
     ResponseTooLargeError,
     ResponseValidationError,
@@ -27,17 +33,30 @@ from ._errors import (
     TimestampExpiredError,
     TransportError,
 )
+from ._iterator import StreamIterator
 from ._limiter import ClientStats
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
-
-__version__ = "0.1.0"
+from ._recordings import (
+    DownloadStatus,
+    RecordingDownload,
+    RecordingDownloads,
+    RecordingSource,
+    RecordingUrl,
+    recording_filename,
+)
+from ._serialize import to_dict, to_json
+from ._version import __version__
+from ._voice import VoiceResource
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "CallRecord",
     "ClientStats",
+    "DownloadStatus",
     "GroupCallRecord",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -50,13 +69,26 @@ __all__ = [
     "PaginationError",
     "ParameterError",
     "RecordStream",
+    "RecordingDownload",
+    "RecordingDownloads",
+    "RecordingError",
+    "RecordingNotFoundError",
+    "RecordingSource",
+    "RecordingTooLargeError",
+    "RecordingUrl",
+    "RecordingUrlExpiredError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "SipCallRecord",
+    "StreamIterator",
     "TimeRangeError",
     "TimestampExpiredError",
     "TransportError",
+    "VoiceResource",
     "__version__",
+    "recording_filename",
+    "to_dict",
+    "to_json",
 ]

@@ -98,5 +98,6 @@ class ItnioAuth(httpx.Auth):
         request.headers["Sign"] = compute_sign(self._api_key, self._api_secret, timestamp)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Sign ``request``; on status -16, learn the server's clock and re-sign it once."""
         self._sign(request)
         yield request

@@ -10,13 +10,16 @@
 Credentials come only from ``ITNIO_API_KEY`` and ``ITNIO_API_SECRET`` (flags
 show in ``ps``); the base URL from ``--base-url`` or ``ITNIO_BASE_URL``.
 
-Exit status: 0 success; 1 a runtime failure (the service refused, the network
-failed, the record does not exist, the file could not be written); 2 bad input,
-found before anything is sent; 130 interrupted (Ctrl-C).
+Exit status: 0 success (also when the reader of stdout goes away, as with
+``| head``); 1 a runtime failure (the service refused, the network failed, the
+record does not exist, the file could not be written); 2 bad input, found
+before anything is sent; 128 + the signal's number when stopped by a signal:
+130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
 
 An export to a file is written to a temporary file next to the target and
-renamed into place only when complete, so an interrupted or failed export
-leaves neither a partial file nor the temporary one behind.
+renamed into place only when complete, so an interrupted (SIGINT, SIGTERM,
+SIGHUP) or failed export leaves neither a partial file nor the temporary one
+behind.
 """
 
 from __future__ import annotations
@@ -26,28 +29,32 @@ import asyncio
 import contextlib
 import csv
 import io
-import json
 import logging
 import os
+import re
 import secrets
+import signal
 import stat
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, NoReturn, TextIO
+from functools import partial
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import anyio
 import attrs
 import httpx
 
+from ._cli_recordings import add_recordings_parser, run_recordings
 from ._client import ItnioClient
-from ._converter import unstructure_record
 from ._errors import InvalidArgumentError, ItnioError
 from ._models import CallRecord, GroupCallRecord, SipCallRecord
 from ._pagination import RecordStream
+from ._serialize import to_dict, to_json
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -55,7 +62,16 @@ PROG = "itniotech"
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as shells report Ctrl-C
+
+#: Signals that stop the command as Ctrl-C does (nothing half-written is left).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+#: How far back the service keeps records: "about two months", so no start
+#: older than the longest two months (62 days) can be served.
+HISTORY = timedelta(days=62)
 
 FORMATS = ("jsonl", "csv")
 RECORD_TYPES: dict[str, type[CallRecord]] = {"sip": SipCallRecord, "group": GroupCallRecord}
@@ -67,6 +83,8 @@ DEMO_DAYS = 60
 DEMO_LATENCY = (0.05, 0.15)
 DEMO_CONCURRENCY = 16
 
+T = TypeVar("T")
+
 _REDRAW_INTERVAL = 0.1  # seconds: at most ten progress redraws a second
 _WRITE_BUFFER = 1 << 16
 
@@ -77,6 +95,14 @@ class UsageError(Exception):
 
 class CommandError(Exception):
     """A runtime failure to report in one line; exit 1."""
+
+
+class Stopped(Exception):
+    """A stop signal (SIGTERM, SIGHUP) ended the command after it cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 # -- argument parsing ----------------------------------------------------------
@@ -103,6 +129,24 @@ def parse_time(text: str) -> datetime:
             f"{text!r} has no UTC offset; add one, such as +08:00 or Z"
         )
     return parsed
+
+
+_DURATION = re.compile(r"(\d+)([wdhms])")
+_UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as ``3d``, ``12h``, ``90m`` or ``1d12h`` (w, d, h, m, s)."""
+    value = text.strip().lower()
+    parts = _DURATION.findall(value)
+    if not value or "".join(number + unit for number, unit in parts) != value:
+        raise argparse.ArgumentTypeError(
+            f"not a duration such as 3d, 12h or 1d12h (units w, d, h, m, s): {text!r}"
+        )
+    seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"the duration must be positive: {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def _positive_int(text: str) -> int:
@@ -172,22 +216,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Export and inspect ITNIO Tech voice call records. Credentials come "
         "from the ITNIO_API_KEY and ITNIO_API_SECRET environment variables.",
-        epilog="exit status: 0 success, 1 runtime error (API, network, record not found, "
-        "file), 2 bad input (nothing sent), 130 interrupted",
+        epilog="exit status: 0 success (also when a reader such as `head` closes the pipe), "
+        "1 runtime error (API, network, record not found, file), 2 bad input (nothing "
+        "sent), 128 + the signal when stopped: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, connects=True, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     records = commands.add_parser("records", help="stream every record in a time range")
     records.add_argument("kind", choices=tuple(RECORD_TYPES), help="phone (sip) or voice-message")
-    for bound in ("start", "end"):
-        records.add_argument(
-            f"--{bound}",
-            required=True,
-            type=parse_time,
-            metavar="ISO",
-            help=f"{bound} of the range, ISO 8601 with a UTC offset or Z",
-        )
+    since = records.add_mutually_exclusive_group(required=True)
+    since.add_argument(
+        "--start",
+        type=parse_time,
+        metavar="ISO",
+        help="start of the range, ISO 8601 with a UTC offset or Z",
+    )
+    since.add_argument(
+        "--since",
+        type=parse_duration,
+        metavar="DURATION",
+        help="start the range this long before now: 3d, 12h, 1d12h, 90m, 2w",
+    )
+    records.add_argument(
+        "--end",
+        type=parse_time,
+        metavar="ISO",
+        help="end of the range, ISO 8601 with a UTC offset or Z (default: now)",
+    )
     records.add_argument("--group", metavar="NAME", help="phone group name (sip only)")
     records.add_argument("--phone", metavar="NAME", help="phone name (sip only)")
     _add_output(records)
@@ -206,8 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("voice_id", metavar="VOICE_ID", help="the record's voice id")
     _add_common(record, connects=True, top=False)
 
+    recordings = add_recordings_parser(commands, parse_time, _positive_int)
+    _add_common(recordings, connects=True, top=False)
+
     demo = commands.add_parser(
         "demo", help="export from a local fake server: no credentials, no network"
+    )
+    demo.add_argument(
+        "mode",
+        nargs="?",
+        choices=("export", "archive"),
+        default="export",
+        help="export to a file (default), or archive into SQLite, sync again and report",
     )
     demo.add_argument(
         "--records",
@@ -233,13 +300,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed of the fake data (default: 1)")
     _add_output(demo, DEMO_OUTPUT)
     _add_common(demo, connects=False, top=False)
+
+    from .archive._cli import add_commands
+
+    add_commands(commands, _add_common, _positive_int)
     return parser
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Checks that span several arguments; raise UsageError before anything is sent."""
+def check_args(args: argparse.Namespace, now: datetime | None = None) -> None:
+    """Checks that span several arguments; raise UsageError before anything is sent.
+
+    Fills in ``records``' ``--start`` from ``--since`` and ``--end`` (default:
+    ``now``), and refuses a start older than the service keeps (:data:`HISTORY`).
+    """
     if args.command != "records":
         return
+    now = now or datetime.now(timezone.utc).replace(microsecond=0)
+    if args.end is None:
+        args.end = now
+    if args.start is None:
+        args.start = now - args.since
+    oldest = now - HISTORY
+    if args.start < oldest:
+        raise UsageError(
+            f"--start ({args.start.isoformat()}) is older than the service keeps: it keeps "
+            f"about two months of records (at most {HISTORY.days} days, so from "
+            f"{oldest.astimezone(args.start.tzinfo).isoformat()} on)"
+        )
     if args.end < args.start:
         raise UsageError(
             f"--end ({args.end.isoformat()}) is before --start ({args.start.isoformat()})"
@@ -355,7 +442,7 @@ Writer = Callable[[CallRecord], None]
 
 def _jsonl_writer(out: TextIO) -> Writer:
     def write(record: CallRecord) -> None:
-        out.write(json.dumps(unstructure_record(record), ensure_ascii=False, separators=(",", ":")))
+        out.write(to_json(record))
         out.write("\n")
 
     return write
@@ -367,7 +454,7 @@ def _csv_writer(out: TextIO, record_type: type[CallRecord]) -> Writer:
     rows.writerow(fields)
 
     def write(record: CallRecord) -> None:
-        data = unstructure_record(record)
+        data = to_dict(record)
         rows.writerow(["" if data.get(name) is None else data[name] for name in fields])
 
     return write
@@ -525,11 +612,14 @@ async def run_record(args: argparse.Namespace) -> None:
     if record is None:
         raise CommandError(f"no {args.kind} record with voice id {args.voice_id!r}")
     with _stdout_text() as out:
-        out.write(json.dumps(unstructure_record(record), ensure_ascii=False, indent=2) + "\n")
+        out.write(to_json(record, indent=2) + "\n")
 
 
 class RequestTimer:
-    """httpx event hooks that time each request, from sending to the response's headers."""
+    """httpx event hooks that time each request, from sending to the response's headers.
+
+    ``durations`` has one entry per answered request, so its length counts them.
+    """
 
     def __init__(self) -> None:
         self._sent: dict[int, float] = {}
@@ -547,9 +637,9 @@ class RequestTimer:
         if sent is not None:
             self.durations.append(time.perf_counter() - sent)
 
-    @property
-    def mean(self) -> float:
-        return sum(self.durations) / len(self.durations) if self.durations else 0.0
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 @attrs.frozen
@@ -561,27 +651,35 @@ class DemoResult:
     windows: int
     seconds: float
     requests: int
-    mean_request: float
     concurrency: int
     output: str
+    #: Requests of the one-page-at-a-time sample, and the seconds they took.
+    sample_requests: int
+    sample_seconds: float
 
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
-        serial = self.requests * self.mean_request
+        per_request = self.sample_seconds / self.sample_requests if self.sample_requests else 0.0
+        serial = self.requests * per_request
         speedup = serial / self.seconds if self.seconds > 0 else 0.0
         return "\n".join(
             (
-                f"Exported {self.records:,} SIP records to "
+                f"Exported {_plural(self.records, 'SIP record')} to "
                 + ("stdout" if self.output == "-" else self.output),
                 f"  records      {self.records:,}",
-                f"  pages        {self.pages:,} ({self.windows} windows of at most 31 days, "
-                f"{self.concurrency} requests at a time)",
+                f"  pages        {self.pages:,} ({_plural(self.windows, 'window')} of at most "
+                f"31 days, {self.concurrency} at a time)",
                 f"  seconds      {self.seconds:.2f}",
                 f"  records/s    {rate:,.0f}",
-                f"  one by one   ~{serial:.1f} s estimated ({self.requests:,} requests x "
-                f"{self.mean_request * 1000:.0f} ms mean): {speedup:.1f}x slower",
+                f"  one by one   ~{serial:.1f} s estimated: {_plural(self.requests, 'request')} x "
+                f"{per_request * 1000:.0f} ms, the mean of {self.sample_requests} fetched one "
+                f"at a time ({speedup:.1f}x as long as this run)",
             )
         )
+
+
+#: Pages the demo fetches one at a time, after the export, to estimate a serial run.
+DEMO_SAMPLE_PAGES = 8
 
 
 async def run_demo(args: argparse.Namespace) -> DemoResult:
@@ -617,15 +715,26 @@ async def run_demo(args: argparse.Namespace) -> DemoResult:
         started = time.perf_counter()
         count = await export_to(stream, output, args.format, SipCallRecord, _show_progress(args))
         seconds = time.perf_counter() - started
+        requests = len(timer.durations)
+        # What one page at a time costs here, measured rather than inferred from
+        # requests that overlapped: the same client fetches a few pages serially.
+        sample = client.voice.iter_sip_records(
+            start, now, concurrency=1, limit=DEMO_SAMPLE_PAGES * 100
+        )
+        sample_started = time.perf_counter()
+        async for _ in sample:
+            pass
+        sample_seconds = time.perf_counter() - sample_started
     return DemoResult(
         records=count,
         pages=stream.pages_fetched,
         windows=stream.windows,
         seconds=seconds,
-        requests=len(timer.durations),
-        mean_request=timer.mean,
+        requests=requests,
         concurrency=args.concurrency,
         output=output,
+        sample_requests=len(timer.durations) - requests,
+        sample_seconds=sample_seconds,
     )
 
 
@@ -640,14 +749,59 @@ def _enable_debug_logging() -> None:
     logger.setLevel(logging.DEBUG)
 
 
+async def _stoppable(command: Callable[[argparse.Namespace], Awaitable[T]], args: Any) -> T:
+    """Run ``command(args)``; SIGTERM or SIGHUP stop it as Ctrl-C does, then raise Stopped.
+
+    Like asyncio's own Ctrl-C handling, a stop signal cancels the main task
+    once, so the command unwinds with its clean-ups running (an export's
+    temporary file is removed, the client is closed).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    caught: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not caught:
+            caught.append(signum)
+            task.cancel()
+
+    installed: list[int] = []
+    for signum in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop, signum)
+            installed.append(signum)
+    try:
+        return await command(args)
+    except BaseException:
+        if caught:
+            if sys.version_info >= (3, 11):
+                task.uncancel()
+            raise Stopped(caught[0]) from None
+        raise
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
 def _dispatch(args: argparse.Namespace) -> None:
     check_args(args)
+    if args.command in ("archive", "report") or getattr(args, "mode", None) == "archive":
+        from .archive._cli import dispatch
+
+        dispatch(args)
+        return
     if args.command == "records":
-        anyio.run(run_records, args, backend="asyncio")
+        anyio.run(_stoppable, run_records, args, backend="asyncio")
     elif args.command == "record":
-        anyio.run(run_record, args, backend="asyncio")
+        anyio.run(_stoppable, run_record, args, backend="asyncio")
+    elif args.command == "recordings":
+        recordings = partial(
+            run_recordings, make_client=make_client, show_progress=_show_progress(args)
+        )
+        anyio.run(_stoppable, recordings, args, backend="asyncio")
     else:
-        result = anyio.run(run_demo, args, backend="asyncio")
+        result = anyio.run(_stoppable, run_demo, args, backend="asyncio")
         # Keep the summary out of the data when the data goes to stdout.
         where = sys.stderr if result.output == "-" else sys.stdout
         print(result.summary(), file=where, flush=True)
@@ -678,13 +832,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         # Python 3.10's event loop surfaces Ctrl-C as the main task's cancellation.
         return _fail(args, "interrupted", EXIT_INTERRUPTED)
+    except Stopped as exc:
+        return _fail(args, f"interrupted by {exc}", 128 + exc.signum)
     except (UsageError, InvalidArgumentError) as exc:
         return _fail(args, f"error: {exc}", EXIT_USAGE)
     except (ItnioError, CommandError) as exc:
         return _fail(args, f"error: {exc}", EXIT_ERROR)
     except BrokenPipeError:
+        # The reader has gone (``| head``): not a failure, as for other Unix tools.
         _silence_stdout()
-        return EXIT_ERROR
+        return EXIT_OK
     except OSError as exc:
         return _fail(args, f"error: {exc}", EXIT_ERROR)
     except Exception as exc:

@@ -305,6 +305,7 @@ class ItnioClient:
 
     @property
     def is_closed(self) -> bool:
+        """Whether :meth:`aclose` has run (or the ``async with`` block was left)."""
         return self._closed
 
     # -- requests ------------------------------------------------------------
@@ -485,6 +486,27 @@ class ItnioClient:
         self._producers.add(producer)
         producer.start(on_done=self._producers.discard)
         return producer
+
+    # -- for downloads from file hosts (recordings) ---------------------------
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The client-wide cap on requests in flight; a file download holds one slot."""
+        return self._limiter.capacity()
+
+    @property
+    def given_http_client(self) -> httpx.AsyncClient | None:
+        """The ``http_client`` passed in (file downloads go through it too), else ``None``."""
+        return None if self._owns_http else self._http
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeouts of this client's HTTP client."""
+        return self._http.timeout
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait before retrying after failed attempt ``attempt`` (0-based)."""
+        return self._backoff(attempt, None) or 0.0
 
 
 class _Cookies(httpx.Cookies):

@@ -40,6 +40,20 @@ def _opt_str(value: object, _: object = None) -> str | None:
     raise ValueError(f"expected a string, got {type(value).__name__}")
 
 
+def _voice_id(value: object, _: object = None) -> str:
+    """The one required field: a record without a voiceId can be neither looked up nor
+    de-duplicated (see :mod:`._models`)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a JSON number: the id's digits
+    if value is None or value == "":
+        raise ValueError(
+            "a record without a voiceId (it could be neither looked up nor de-duplicated)"
+        )
+    raise ValueError(f"expected a voiceId string, got {type(value).__name__}")
+
+
 def _opt_int(value: object, _: object = None) -> int | None:
     if value is None or value == "":
         return None
@@ -76,16 +90,21 @@ def _opt_datetime(value: object, _: object = None) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            result = datetime.fromisoformat(value)
         except ValueError:
             text = value.strip()
             if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat lacks "Z"
                 text = text[:-1] + "+00:00"
-            return datetime.fromisoformat(text)
+            result = datetime.fromisoformat(text)
+        if result.utcoffset() is None:
+            # Guessing a zone (UTC? the vendor's +08:00?) could shift a call by hours.
+            raise ValueError(f"expected an ISO 8601 time with a UTC offset, got {value!r}")
+        return result
     raise ValueError(f"expected an ISO 8601 time, got {type(value).__name__}")
 
 
 _FIELD_HOOKS: dict[object, Callable[[Any, Any], Any]] = {
+    str: _voice_id,
     str | None: _opt_str,
     int | None: _opt_int,
     Decimal | None: _opt_decimal,
@@ -180,14 +199,18 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
         v = f"v{i}"
         each_get.append(f"        {v} = g({key!r})")
         careful.append(f"        {field.name}={hook_name}(g({key!r})),")
-        if hook is _opt_str:
+        if hook is _opt_str or hook is _voice_id:
             value = f"{v} if {v}.__class__ is str and {v} else {hook_name}({v})"
         elif hook is _opt_int:
             value = f"{v} if {v}.__class__ is int else {hook_name}({v})"
         elif hook is _opt_decimal:
             value = f"decimals[{v}] if {v} in decimals else cached_decimal({v})"
         else:
-            value = f"fromiso({v}) if {v}.__class__ is str and {v} else {hook_name}({v})"
+            # An aware time, else the hook (which rejects a time without an offset).
+            value = (
+                f"(t if (t := fromiso({v})).tzinfo is not None else {hook_name}({v})) "
+                f"if {v}.__class__ is str and {v} else {hook_name}({v})"
+            )
         if direct:
             namespace[f"set_{field.name}"] = _slot(cls, field.name).__set__
             fast.append(f"        set_{field.name}(r, {value})")
@@ -245,12 +268,20 @@ def structure_record(data: Any, cls: type[R]) -> R:
 
 
 def structure_page(data: Any, cls: type[R]) -> Page[R]:
-    """Turn the ``data`` of a query answer into a :class:`Page` of ``cls``."""
+    """Turn the ``data`` of a query answer into a :class:`Page` of ``cls``.
+
+    A page must carry its ``records`` list and its ``total``, ``pages``,
+    ``current`` and ``size`` as whole numbers; a page whose ``searchCount``
+    is false counted nothing, so its ``total`` means nothing either.
+    """
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a page object, got {type(data).__name__}")
-    raw = data.get("records") or ()
+    raw = data.get("records")
     if not isinstance(raw, (list, tuple)):
-        raise ValueError(f"expected a list of records, got {type(raw).__name__}")
+        what = "no records list" if raw is None else f"records of type {type(raw).__name__}"
+        raise ValueError(f"the page has {what}")
+    if data.get("searchCount") is False:
+        raise ValueError("the page was served without a count (searchCount is false)")
     structure = converter.get_structure_hook(cls)
     try:
         records = tuple([structure(item, cls) for item in raw])
@@ -261,11 +292,18 @@ def structure_page(data: Any, cls: type[R]) -> Page[R]:
         raise
     return Page(
         records=records,
-        total=_opt_int(data.get("total")) or 0,
-        pages=_opt_int(data.get("pages")) or 0,
-        current=_opt_int(data.get("current")) or 0,
-        size=_opt_int(data.get("size")) or 0,
+        total=_page_int(data, "total"),
+        pages=_page_int(data, "pages"),
+        current=_page_int(data, "current"),
+        size=_page_int(data, "size"),
     )
+
+
+def _page_int(data: Mapping[str, Any], key: str) -> int:
+    value = _opt_int(data.get(key))
+    if value is None:
+        raise ValueError(f"the page has no {key}")
+    return value
 
 
 def unstructure_record(record: CallRecord) -> dict[str, Any]:

@@ -16,13 +16,20 @@
     ├── ResponseDecodeError                  a body that is not a JSON envelope
     │   └── ResponseTooLargeError (.limit)   a body over the client's max_response_size
     ├── ResponseValidationError              JSON that does not fit the record types
-    └── PaginationError                      a result set that would not hold still
+    ├── PaginationError                      a result set that would not hold still
+    ├── RecordingError (.status_code)        a recording could not be downloaded
+    │   ├── RecordingNotFoundError           the service has no URL for that file id
+    │   ├── RecordingUrlExpiredError         the file host refused even a fresh URL as expired
+    │   └── RecordingTooLargeError           the file is larger than the size limit
+    └── ArchiveError                         the archive's database failed or refused
+        └── ArchiveVersionError              an archive written by a newer version
 
 Foreign exceptions met while sending a request and reading its answer
 (httpx, aiohttp through the transport, ssl, zlib, json, orjson) are
 translated by one table, :data:`_EXCEPTION_MAP`, and one context manager,
 :func:`map_exceptions`; cattrs errors are translated where records are
-structured. The original is kept as ``__cause__`` and the message says in
+structured, and sqlite3's and psycopg's where the archive
+uses them. The original is kept as ``__cause__`` and the message says in
 words what happened. No message ever carries the API secret or a ``Sign``.
 """
 
@@ -38,6 +45,8 @@ import httpx
 
 __all__ = [
     "ApiError",
+    "ArchiveError",
+    "ArchiveVersionError",
     "AuthenticationError",
     "HttpStatusError",
     "InvalidArgumentError",
@@ -45,6 +54,10 @@ __all__ = [
     "ItnioError",
     "PaginationError",
     "ParameterError",
+    "RecordingError",
+    "RecordingNotFoundError",
+    "RecordingTooLargeError",
+    "RecordingUrlExpiredError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "ResponseValidationError",
@@ -120,6 +133,13 @@ class TimeRangeError(ApiError):
 
     code = "-25"
 
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(status, reason)
+        self.args = (
+            f"{self.args[0]} (a query window spans at most 31 days, and the service "
+            "keeps about two months of records: 62 days at the most)",
+        )
+
 
 _BY_STATUS: dict[str, type[ApiError]] = {
     cls.code: cls
@@ -180,6 +200,42 @@ class ResponseValidationError(ItnioError):
 
 class PaginationError(ItnioError):
     """A query's result set kept changing under a stream faster than it could be walked."""
+
+
+class RecordingError(ItnioError):
+    """A call recording could not be downloaded.
+
+    ``status_code`` is the file host's HTTP status when it answered with one
+    that ends the download, else ``None``. The message names the file id and
+    the file host's host and path, never the URL's query (it may hold a token).
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[RecordingError], tuple[str, int | None]]:
+        return (type(self), (self.args[0], self.status_code))
+
+
+class RecordingNotFoundError(RecordingError):
+    """The service gave no download URL for that file id (its ``data`` was empty)."""
+
+
+class RecordingUrlExpiredError(RecordingError):
+    """The file host refused the download as expired, even with a freshly resolved URL."""
+
+
+class RecordingTooLargeError(RecordingError):
+    """The recording is larger than the size limit the download was given."""
+
+
+class ArchiveError(ItnioError):
+    """The archive's database could not be opened, read or written."""
+
+
+class ArchiveVersionError(ArchiveError):
+    """The archive was written by a newer version of this package, with a newer schema."""
 
 
 # What each foreign exception met while sending and reading means, most

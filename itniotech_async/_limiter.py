@@ -124,11 +124,22 @@ class Limiter:
 
     # -- gating -----------------------------------------------------------
 
+    def capacity(self) -> anyio.CapacityLimiter:
+        """The slots in flight themselves (made on first use: they need a running loop).
+
+        Work that is not an API request (a file download) holds one as
+        ``async with``; it neither waits for pauses or the rate nor teaches
+        the limit anything.
+        """
+        if self._capacity is None:
+            self._capacity = anyio.CapacityLimiter(self.limit)
+        return self._capacity
+
     async def acquire(self) -> int:
         """Wait for a turn (pause, slot in flight, rate); return the round it belongs to."""
         capacity = self._capacity
-        if capacity is None:  # made on first use: anyio primitives need a running loop
-            capacity = self._capacity = anyio.CapacityLimiter(self.limit)
+        if capacity is None:
+            capacity = self.capacity()
         if self._paused_until != -math.inf:
             await self._wait_pause()
         # A free slot is taken without the two event-loop round trips that

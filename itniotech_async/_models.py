@@ -1,13 +1,26 @@
 """Frozen call records and :class:`Page`.
 
-Field names are the API's names in snake_case. Every field may be missing or
-empty in a real answer, so every field defaults to ``None``:
+Field names are the API's names in snake_case.
+
+``voice_id`` is always a non-empty :class:`str`. A record without one, on a
+page or from a single lookup, can be neither looked up again nor told apart
+from a repeat while a stream de-duplicates pages, so it is rejected: the call
+raises :class:`~itniotech_async.ResponseValidationError` naming the endpoint.
+
+Every other field may be missing or empty in a real answer, so it defaults to
+``None``:
 
 - times are aware :class:`~datetime.datetime` objects that keep the offset the
-  API sent (a time sent without an offset is kept naive rather than guessed);
+  API sent. The API promises an offset on every time; a time sent without one
+  is not guessed at (neither UTC nor the vendor's +08:00): it is rejected like
+  any other value that does not fit, so a time is never naive;
 - durations are :class:`int`;
 - money and rates are :class:`~decimal.Decimal`, never ``float``;
 - other text is :class:`str`, with an empty string read as ``None``.
+
+Optional money adds up with a default for the missing ones::
+
+    spent = sum((r.cost or Decimal(0) for r in page.records), Decimal(0))
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ __all__ = ["CallRecord", "GroupCallRecord", "Page", "SipCallRecord"]
 class CallRecord:
     """Fields common to voice-message (group) and phone (SIP) call records."""
 
-    voice_id: str | None = None
+    voice_id: str
     callee: str | None = None
     display_num: str | None = None
     code: str | None = None
@@ -79,6 +92,14 @@ class Page(Generic[R]):
     ``total`` and ``pages`` are what the service counted when it answered this
     page; they change as calls arrive.
     """
+
+    def __repr__(self) -> str:
+        # The records themselves would fill a screen: show how many, and of what.
+        kind = f" {type(self.records[0]).__name__}" if self.records else ""
+        return (
+            f"Page(current={self.current}, pages={self.pages}, total={self.total}, "
+            f"size={self.size}, records=<{len(self.records)}{kind}>)"
+        )
 
     records: tuple[R, ...]
     total: int

@@ -277,5 +277,17 @@ def _mapped_aiohttp_errors(request: httpx.Request) -> Iterator[None]:
         for cls in type(exc).__mro__:
             mapped = _AIOHTTP_EXC_MAP.get(cls)
             if mapped is not None:
-                raise mapped(f"{type(exc).__name__}: {exc}", request=request) from exc
+                raise mapped(_aiohttp_message(exc), request=request) from exc
         raise
+
+
+def _aiohttp_message(exc: Exception) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        # aiohttp's own text says "ssl:default" even for a plain http URL.
+        return (
+            f"{type(exc).__name__}: Cannot connect to host {exc.host}:{exc.port}"
+            f" [{exc.strerror or exc.os_error}]"
+        )
+    return f"{type(exc).__name__}: {exc}"

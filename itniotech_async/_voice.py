@@ -6,61 +6,39 @@ Every argument is checked before anything is sent; a bad one raises
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+import os
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
-
-import attrs
 
 from ._converter import structure_page, structure_record
 from ._errors import InvalidArgumentError, ItnioError, ResponseValidationError
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+from ._pagination import PageSource, RecordStream, StreamQuery
+from ._query import GROUP, MAX_PAGE_SIZE, SIP, Endpoint, QueryBody
+from ._recordings import (
+    RecordingDownloads,
+    RecordingItem,
+    Recordings,
+    RecordingSource,
+    RecordingUrl,
+)
+from ._times import MAX_WINDOW, seconds_to_datetime, utc, whole_second_span
 
 if TYPE_CHECKING:
     from ._client import ItnioClient
-    from ._pagination import RecordStream
 
-__all__ = [
-    "MAX_PAGE_SIZE",
-    "MAX_WINDOW",
-    "Endpoint",
-    "QueryBody",
-    "VoiceResource",
-    "has_whole_second",
-    "utc",
-]
+__all__ = ["VoiceResource", "check_int", "check_range", "check_time", "check_voice_id"]
 
 R = TypeVar("R", bound=CallRecord)
 T = TypeVar("T")
 
-#: The longest window one query may span.
-MAX_WINDOW = timedelta(days=31)
-#: The largest page the service serves.
-MAX_PAGE_SIZE = 100
-
 # Characters that would change the request path if put in it raw or decoded.
 _PATH_BREAKERS = frozenset("/\\?#%")
-
-
-@attrs.frozen
-class Endpoint(Generic[R]):
-    """One kind of record: where to fetch one, where to query pages, what type."""
-
-    name: str
-    record_path: str
-    query_path: str
-    record_type: type[R]
-
-
-GROUP: Endpoint[GroupCallRecord] = Endpoint(
-    "group", "/voice/recordGroup/", "/voice/recordGroupQuery", GroupCallRecord
-)
-SIP: Endpoint[SipCallRecord] = Endpoint(
-    "sip", "/voice/recordSip/", "/voice/recordSipQuery", SipCallRecord
-)
 
 
 # The longest voice id (percent-encoded) put in a request path: far above
@@ -102,16 +80,6 @@ def check_time(name: str, value: object) -> datetime:
     return value
 
 
-def utc(value: datetime) -> datetime:
-    """The same instant in UTC.
-
-    Arithmetic and comparisons between two datetimes that share a tzinfo
-    (a ``ZoneInfo`` zone, say) use wall-clock time in Python, which is wrong
-    across a DST change: the SDK always measures instants in UTC.
-    """
-    return value.astimezone(timezone.utc)
-
-
 def check_range(start: object, end: object) -> tuple[datetime, datetime]:
     """Check that ``start`` and ``end`` are aware datetimes with ``start <= end``."""
     start, end = check_time("start", start), check_time("end", end)
@@ -134,49 +102,6 @@ def check_filter(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str or None, got {type(value).__name__}")
     return value
-
-
-def _whole_second(value: datetime, *, ceil: bool) -> datetime:
-    if value.microsecond:
-        value = value.replace(microsecond=0)
-        if ceil:
-            value += timedelta(seconds=1)
-    return value
-
-
-def has_whole_second(start: datetime, end: datetime) -> bool:
-    """Whether ``[start, end]`` holds a whole second, the stamp of any record.
-
-    The service stamps records in whole seconds, so ``start`` is sent rounded
-    up and ``end`` rounded down; a range inside one second can match nothing
-    and is not sent at all (the service would reject its reversed bounds).
-    """
-    return utc(_whole_second(start, ceil=True)) <= utc(_whole_second(end, ceil=False))
-
-
-class QueryBody:
-    """The JSON bodies of one window's page queries, encoded once but for ``current``.
-
-    ``body(page)`` is ``{"current": page, "size": size, "params": {...}}`` as
-    bytes; a stream asks for one per page, so the times and filters are
-    formatted and encoded only when the window is planned.
-    """
-
-    __slots__ = ("_tail",)
-
-    def __init__(
-        self, start: datetime, end: datetime, size: int, filters: Mapping[str, str]
-    ) -> None:
-        params = {
-            "strTime": _whole_second(start, ceil=True).isoformat(timespec="seconds"),
-            "endTime": _whole_second(end, ceil=False).isoformat(timespec="seconds"),
-            **filters,
-        }
-        encoded = json.dumps(params, separators=(",", ":"))
-        self._tail = f',"size":{size},"params":{encoded}}}'.encode()
-
-    def __call__(self, page: int) -> bytes:
-        return b'{"current":%d' % page + self._tail
 
 
 def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
@@ -280,8 +205,6 @@ class VoiceResource:
         limit: int | None,
         ordered: bool,
     ) -> RecordStream[R]:
-        from ._pagination import RecordStream, StreamQuery
-
         start, end = check_range(start, end)
         check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         if concurrency is None:
@@ -291,8 +214,15 @@ class VoiceResource:
             check_int("limit", limit, 1)
         if not isinstance(ordered, bool):
             raise InvalidArgumentError(f"ordered must be a bool, got {ordered!r}")
-        query = StreamQuery(endpoint, start, end, filters, page_size, concurrency, limit, ordered)
-        return RecordStream(self._client, query)
+        client = self._client
+        source = PageSource(
+            fetch=partial(client._request, "POST", endpoint.query_path),
+            parse=partial(_parse_page, endpoint),
+            spawn=client._spawn,
+            closed=lambda: client.is_closed,
+        )
+        query = StreamQuery(start, end, filters, page_size, concurrency, limit, ordered)
+        return RecordStream(source, query)
 
     async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
         path = endpoint.record_path + check_voice_id(voice_id)
@@ -318,25 +248,78 @@ class VoiceResource:
             )
         check_int("page", page, 1)
         check_int("size", size, 1, MAX_PAGE_SIZE)
-        if not has_whole_second(start, end):
+        span = whole_second_span(start, end)
+        if span is None:  # a range inside one second holds no record stamp
             return Page(records=(), total=0, pages=0, current=page, size=size)
-        body = QueryBody(start, end, size, filters)(page)
-        data = await self.fetch_page_data(endpoint, body)
-        return self.parse_page(endpoint, data, page, size)
+        body = QueryBody(
+            seconds_to_datetime(span[0], start.tzinfo),
+            seconds_to_datetime(span[1], end.tzinfo),
+            size,
+            filters,
+        )
+        data = await self._client._request("POST", endpoint.query_path, body(page))
+        return _parse_page(endpoint, data)
 
-    async def fetch_page_data(self, endpoint: Endpoint[R], body: bytes) -> Any:
-        """The ``data`` of one page's answer to ``body`` (a :class:`QueryBody`), not yet structured.
+    async def recording_url(self, file_id: str, *, source: RecordingSource) -> RecordingUrl | None:
+        """Resolve a recording's file id to a short-lived download URL.
 
-        Streams fetch and structure separately, so that the next request goes
-        out before the CPU work of structuring this page.
+        ``source`` is ``"sip"`` for a phone record's ``recording_file_id`` and
+        ``"group"`` for a voice-message record's ``voice_file_id``. Returns
+        ``None`` when the service has no URL for it.
         """
-        return await self._client._request("POST", endpoint.query_path, body)
+        return await Recordings(self._client).recording_url(file_id, source)
 
-    def parse_page(self, endpoint: Endpoint[R], data: Any, page: int, size: int) -> Page[R]:
-        """Structure the ``data`` of a page answer into a :class:`Page`."""
-        if data is None:
-            return Page(records=(), total=0, pages=0, current=page, size=size)
-        return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
+    async def download_recording(
+        self,
+        record: RecordingItem,
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        max_bytes: int | None = None,
+    ) -> Path:
+        """Download one recording into ``directory`` and return its path.
+
+        ``record`` is a :class:`SipCallRecord`, a :class:`GroupCallRecord`, or
+        a bare file id with ``source`` given. The file is written atomically
+        and skipped when already there; see the README's "Recordings" section.
+        ``max_bytes`` refuses larger files with ``RecordingTooLargeError``.
+        """
+        return await Recordings(self._client).download_recording(
+            record, directory, source=source, max_bytes=max_bytes
+        )
+
+    def download_recordings(
+        self,
+        records: Iterable[RecordingItem] | AsyncIterable[RecordingItem],
+        directory: str | os.PathLike[str],
+        *,
+        source: RecordingSource | None = None,
+        concurrency: int = 8,
+        max_bytes: int | None = None,
+    ) -> RecordingDownloads:
+        """Download many recordings, ``concurrency`` at a time; yields one outcome per record.
+
+        See :class:`~itniotech_async.RecordingDownloads`. ``source`` applies to
+        bare file ids among ``records``.
+        """
+        return Recordings(self._client).download_recordings(
+            records,
+            directory,
+            source=source,
+            concurrency=concurrency,
+            max_bytes=max_bytes,
+        )
+
+
+def _parse_page(endpoint: Endpoint[R], data: Any) -> Page[R]:
+    """Structure the ``data`` of a page answer; a missing page is an error, not an empty one."""
+    if data is None:
+        raise ResponseValidationError(
+            f"POST {endpoint.query_path}: the answer has no page (data is null)"
+        )
+    return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
+
+    # -- call recordings (implemented in _recordings) ----------------------------
 
 
 def _structure(

@@ -12,6 +12,10 @@ import pytest
 import itniotech_async as itnio
 from itniotech_async.testing import FakeItnio
 
+# The package's own plugin (itnio_fake, itnio_client), as users enable it, and
+# pytester for the plugin's own tests.
+pytest_plugins = ["itniotech_async.testing.pytest_plugin", "pytester"]
+
 KEY = "test-key"
 SECRET = "s3cr3t-never-shown"
 #: The fake's "now": tests use a fixed clock for the data set and the 2-month rule.

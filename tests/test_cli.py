@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -307,7 +308,104 @@ def test_unreachable_server_exits_1_and_leaves_no_file(tmp_path: Path) -> None:
     result = run_cli("records", "sip", *RANGE, "-o", str(out), env=cli_env(closed_port_url()))
     assert result.returncode == 1
     assert one_line(result.stderr).startswith("itniotech: error: ")
+    assert "Cannot connect to host" in result.stderr or "Connection refused" in result.stderr
+    assert "ssl" not in result.stderr  # a plain http:// URL has nothing to do with TLS
     assert list(tmp_path.iterdir()) == []
+
+
+def test_start_older_than_kept_names_the_limit(listener: socket.socket) -> None:
+    """A start past the two months the service keeps: exit 2 naming the limit, nothing sent."""
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    start = datetime.now(CN) - timedelta(days=62, minutes=5)
+    result = run_cli(
+        "records", "sip", "--start", start.isoformat(), "--base-url", url, env=cli_env()
+    )
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert "older than the service keeps" in line and "62 days" in line
+    assert not was_contacted(listener)
+
+
+def test_since_with_default_end_exports_up_to_now(server: Fake) -> None:
+    """--since 40d with no --end exports what the raw API has between then and now."""
+    before = datetime.now(CN)
+    result = run_cli("records", "group", "--since", "40d", env=cli_env(server.base_url))
+    after = datetime.now(CN)
+    assert result.returncode == 0, result.stderr
+    got = {json.loads(line)["voice_id"] for line in result.stdout.splitlines()}
+    # The command's "now" lies between before and after: bound it on both sides.
+    surely = fetch_raw(server.base_url, "group", after - timedelta(days=40), before)
+    maybe = fetch_raw(server.base_url, "group", before - timedelta(days=40), after)
+    assert set(surely) <= got <= set(maybe)
+    assert len(surely) > 1000
+
+
+def test_standalone_fake_prints_a_working_export_line() -> None:
+    """The standalone fake's export line, pasted into a shell, points the CLI at it."""
+    command = [sys.executable, "-m", "itniotech_async.testing", "--api-secret", "s3 cr$t"]
+    env = {k: v for k, v in cli_env().items() if not k.startswith("ITNIO_")}
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            url_line = process.stdout.readline().strip()
+            banner = [process.stderr.readline() for _ in range(5)]
+            export = banner[3].strip()
+            script = f"{export}\n{shlex.join(cli_command('records', 'sip', '--since', '1d'))}"
+            result = subprocess.run(
+                ["bash", "-c", script], env=env, capture_output=True, timeout=60, check=False
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert "Api-Key 'test-key'" in banner[1] and "'s3 cr$t'" in banner[1]
+    assert export.startswith("export ")
+    assert url_line.partition("=")[2] in export
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) > 10  # a day of the fake's 2,000 calls
+
+
+def test_standalone_fake_help_shows_defaults() -> None:
+    """--help of the standalone fake states each option's default."""
+    result = subprocess.run(
+        [sys.executable, "-m", "itniotech_async.testing", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    for default in ("(default: test-key)", "(default: test-secret)", "(default: 2000)"):
+        assert default in " ".join(result.stdout.split())
+
+
+def test_version_is_the_package_version() -> None:
+    """--version prints the program name and the package's version."""
+    result = run_cli("--version", env=cli_env())
+    assert result.returncode == 0
+    assert result.stdout == f"itniotech {itnio.__version__}\n"
+
+
+def test_closed_pipe_exits_0_quietly(server: Fake) -> None:
+    """A reader that stops early (| head -1) ends the export with status 0 and no message."""
+    command = cli_command("records", "sip", *RANGE)
+    with subprocess.Popen(
+        command, env=cli_env(server.base_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read()
+        status = process.wait(timeout=30)
+    assert json.loads(first)["voice_id"]
+    assert status == 0
+    assert stderr == b""
 
 
 BAD_INPUTS: list[tuple[str, list[str]]] = [
@@ -328,7 +426,15 @@ BAD_INPUTS: list[tuple[str, list[str]]] = [
     ("group filter on group", ["records", "group", *RANGE, "--group", "sales"]),
     ("phone filter on group", ["records", "group", *RANGE, "--phone", "sales-01"]),
     ("unknown kind", ["records", "fax", *RANGE]),
-    ("missing --end", ["records", "sip", "--start", START.isoformat()]),
+    ("missing --start and --since", ["records", "sip", "--end", END.isoformat()]),
+    ("both --start and --since", ["records", "sip", "--start", START.isoformat(), "--since", "3d"]),
+    ("unknown --since unit", ["records", "sip", "--since", "3x"]),
+    ("zero --since", ["records", "sip", "--since", "0h"]),
+    ("--since older than kept", ["records", "sip", "--since", "63d"]),
+    (
+        "start older than kept",
+        ["records", "sip", "--start", (NOW - timedelta(days=63)).isoformat()],
+    ),
     ("voice id with a slash", ["record", "sip", "a/b"]),
     ("no command", []),
 ]
@@ -379,8 +485,19 @@ def test_other_bad_input_exits_2(args: list[str], tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sigint_mid_export_exits_130_and_leaves_no_file(slow_server: Fake, tmp_path: Path) -> None:
-    """Ctrl-C during a slow export: exit 130, one line, neither the file nor its temp file."""
+@pytest.mark.parametrize(
+    ("signum", "status", "message"),
+    [
+        (signal.SIGINT, 130, "itniotech: interrupted"),
+        (signal.SIGTERM, 143, "itniotech: interrupted by SIGTERM"),
+        (signal.SIGHUP, 129, "itniotech: interrupted by SIGHUP"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_signal_mid_export_leaves_no_file(
+    slow_server: Fake, tmp_path: Path, signum: int, status: int, message: str
+) -> None:
+    """A stop signal during a slow export: 128 + its number, one line, no file, no temp file."""
     out = tmp_path / "out.jsonl"
     command = cli_command("records", "sip", *RANGE, "--concurrency", "1", "-o", str(out))
     with subprocess.Popen(
@@ -392,10 +509,10 @@ def test_sigint_mid_export_exits_130_and_leaves_no_file(slow_server: Fake, tmp_p
             time.sleep(0.02)
         time.sleep(0.8)  # a few pages in
         assert process.poll() is None
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=15)
-    assert process.returncode == 130, stderr
-    assert one_line(stderr.decode()) == "itniotech: interrupted"
+    assert process.returncode == status, stderr
+    assert one_line(stderr.decode()) == message
     assert stdout == b""
     assert list(tmp_path.iterdir()) == []
 
@@ -446,6 +563,30 @@ def test_progress_is_off_when_quiet(server: Fake, tmp_path: Path) -> None:
 
 
 # -- demo ----------------------------------------------------------------------
+
+
+def test_demo_estimate_uses_the_serial_sample() -> None:
+    """The serial estimate is all requests times the mean of the one-at-a-time sample."""
+    from itniotech_async._cli import DemoResult
+
+    result = DemoResult(
+        records=30_000,
+        pages=300,
+        windows=2,
+        seconds=4.0,
+        requests=302,
+        concurrency=16,
+        output="out.jsonl",
+        sample_requests=8,
+        sample_seconds=1.0,
+    )
+    # 302 requests x 125 ms = 37.75 s, 9.4x the 4 s the export took.
+    assert "~37.8 s estimated: 302 requests x 125 ms, the mean of 8" in result.summary()
+    assert "(9.4x as long as this run)" in result.summary()
+    one = attrs.evolve(result, records=1, pages=1, windows=1, requests=1)
+    assert "1 SIP record to" in one.summary()
+    assert "1 window of" in one.summary()
+    assert "1 request x" in one.summary()
 
 
 def test_demo_runs_offline(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,12 @@ from itniotech_async import _converter as conv
 RECORD_TYPES = [GroupCallRecord, SipCallRecord]
 
 VALUES: dict[object, st.SearchStrategy[Any]] = {
+    # voice_id: required; mostly usable, sometimes missing, empty or of a wrong kind.
+    str: st.one_of(
+        st.text(min_size=1, max_size=19),
+        st.integers(0, 10**19),
+        st.sampled_from([None, "", 1.5, True, [1]]),
+    ),
     str | None: st.one_of(
         st.none(),
         st.just(""),
@@ -75,7 +81,7 @@ def api_records(draw: st.DrawFn, cls: type[Any]) -> dict[str, Any]:
     # path), the others a random subset (its one-get-per-key path).
     every_key = draw(st.booleans())
     for f in attrs.fields(cls):
-        if every_key or draw(st.booleans()):
+        if every_key or f.name == "voice_id" or draw(st.booleans()):
             data[conv._camel(f.name)] = draw(VALUES[f.type])
     if draw(st.booleans()):
         data["someNewVendorField"] = draw(st.text(max_size=3))
@@ -125,7 +131,7 @@ def test_decimal_cache_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(conv, "_DECIMALS_CAP", 50)
     for i in range(500):
         text = f"{i}.{i % 7}"
-        rec = conv.structure_record({"cost": text, "settlePay": ""}, SipCallRecord)
+        rec = conv.structure_record({"voiceId": "1", "cost": text, "settlePay": ""}, SipCallRecord)
         assert rec.cost == Decimal(text)
         assert rec.settle_pay is None
         assert len(conv._DECIMALS) <= 50
@@ -148,3 +154,33 @@ def test_any_mapping_is_read_with_get(cls: type[Any]) -> None:
     assert dict(sparse) == {"voiceId": "7"}  # (a mutation here means [] was used)
     with pytest.raises(ValueError, match="record object"):
         conv.structure_page({"records": [["not", "a", "record"]]}, cls)
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES)
+@pytest.mark.parametrize("voice_id", [None, "", 1.5, True])
+def test_record_without_usable_voice_id_is_rejected(cls: type[Any], voice_id: object) -> None:
+    """A missing, empty or non-string voiceId is an error, on both structuring paths."""
+    full = {conv._camel(f.name): "" for f in attrs.fields(cls)} | {"voiceId": voice_id}
+    for data in (full, {"voiceId": voice_id, "cost": "1"}, {"cost": "1"}):
+        with pytest.raises(ValueError, match="voiceId"):
+            conv.structure_record(data, cls)
+
+
+def test_numeric_voice_id_keeps_its_digits() -> None:
+    """A voiceId sent as a JSON integer becomes its decimal digits."""
+    rec = conv.structure_record({"voiceId": 2203031113381000002}, SipCallRecord)
+    assert rec.voice_id == "2203031113381000002"
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-03-01T10:00:00", "2026-03-01 10:00:00", "2026-03-01T10:00:00.250"]
+)
+def test_time_without_offset_is_rejected(text: str) -> None:
+    """A time without a UTC offset is never guessed at, on both structuring paths."""
+    full = {conv._camel(f.name): "" for f in attrs.fields(SipCallRecord)}
+    for data in (full | {"voiceId": "1", "answerTime": text}, {"voiceId": "1", "callTime": text}):
+        with pytest.raises(ValueError, match="UTC offset"):
+            conv.structure_record(data, SipCallRecord)
+    aware = conv.structure_record({"voiceId": "1", "callTime": text + "+05:30"}, SipCallRecord)
+    assert aware.call_time is not None
+    assert aware.call_time.utcoffset() == timedelta(hours=5, minutes=30)

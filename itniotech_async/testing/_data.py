@@ -112,6 +112,8 @@ def generate_records(
     seed: int = 0,
     now: datetime | None = None,
     days: float = 60,
+    batches: int = 0,
+    batch_size: int = 150,
 ) -> list[dict[str, Any]]:
     """Return ``n`` synthetic records of one kind, newest first.
 
@@ -130,6 +132,10 @@ def generate_records(
     or EUR (only EUR quotes carry ``settleRate``, ``quoteExchange`` and
     ``settlePay``). ``callDuration`` and ``chargedDuration`` are ints; every
     other field is a string.
+
+    ``batches`` of the records are batch calls: ``batch_size`` callees each
+    (as far as ``n`` goes), all submitted in the same second, as a group call
+    to many numbers is.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be 'sip' or 'group', not {kind!r}")
@@ -137,6 +143,8 @@ def generate_records(
         raise ValueError(f"n must be >= 0, not {n}")
     if days < 0:
         raise ValueError(f"days must be >= 0, not {days}")
+    if batches < 0 or batch_size < 1:
+        raise ValueError(f"batches must be >= 0 and batch_size >= 1, not {batches}, {batch_size}")
     if now is None:
         now = datetime.now(timezone.utc)
     elif now.utcoffset() is None:
@@ -151,7 +159,14 @@ def generate_records(
 
     end = int(now.timestamp())
     start = end - int(days * _DAY)
-    submits = sorted(randint(start, end) for _ in range(n))
+    submits = [randint(start, end) for _ in range(n)]
+    position = 0
+    for _ in range(batches):
+        second = randint(start, end)
+        for i in range(position, min(position + batch_size, n)):
+            submits[i] = second
+        position += batch_size
+    submits.sort()
     seq_start = rng.randrange(10**7)
     callers = [f"1{randint(100_000_000, 999_999_999)}" for _ in range(6)]
     voice_files = [f"1{rng.getrandbits(160):040x}.mp3" for _ in range(8)]

@@ -9,7 +9,7 @@ task group that is cancelled when the ``async with`` block is left.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from http import HTTPStatus
 from types import TracebackType
@@ -17,49 +17,47 @@ from urllib.parse import unquote
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import attrs
 import h11
 import httpx
 from anyio.abc import SocketAttribute
 
-__all__ = ["Answer", "Handler", "InProcessTransport", "TCPServer"]
+__all__ = ["Answer", "DropConnection", "Handler", "InProcessTransport", "TCPServer"]
 
 logger = logging.getLogger("itniotech_async.testing")
 
 _CHUNK = 65_536
 
 
+class DropConnection(Exception):
+    """Raised by an answer's ``chunks`` to close the connection in the middle of the body."""
+
+
 @attrs.frozen
 class Answer:
     """What the handler wants sent back: a response, or a dropped connection.
 
-    A body is ``body``, sent whole with a ``Content-Length``, or, when
-    ``chunks`` is given, the chunks it makes, sent as they are made (chunked
-    unless the headers carry a length). ``interval`` pauses before each
-    piece of the body; ``on_sent`` is told the size of each piece sent.
+    ``chunks``, when given, replaces ``body``: it is iterated lazily while the
+    body is sent (so large bodies are never held whole); it goes chunked
+    unless ``headers`` carry a ``Content-Length``, and raising
+    :class:`DropConnection` from it closes the connection midway.
+    ``interval`` pauses before each piece of the body; ``on_sent`` is told
+    the size of each piece sent.
     """
 
     status_code: int
     headers: list[tuple[str, str]] = attrs.field(factory=list)
     body: bytes = b""
     drop: bool = False
-    chunks: Callable[[], Iterator[bytes]] | None = None
+    chunks: Iterable[bytes] | None = None
     interval: float = 0.0
     on_sent: Callable[[int], None] | None = None
 
-    def pieces(self) -> Iterator[bytes]:
-        """The body, piece by piece."""
-        if self.chunks is not None:
-            return (chunk for chunk in self.chunks() if chunk)
-        return iter([self.body] if self.body else [])
 
-    def streamed(self) -> bool:
-        """Whether the body goes without a Content-Length of ours."""
-        return self.chunks is not None
-
-
-# handler(method, raw path as sent (percent-encoded), lower-cased headers, body) -> Answer
-Handler = Callable[[str, str, dict[str, str], bytes], Awaitable[Answer]]
+# handler(method, raw path as sent (percent-encoded), lower-cased headers, body,
+# raw query string) -> Answer
+Handler = Callable[[str, str, dict[str, str], bytes, str], Awaitable[Answer]]
 
 _INTERNAL_ERROR = Answer(
     500,
@@ -83,47 +81,63 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         headers = {name.lower(): value for name, value in request.headers.items()}
+        query = request.url.query.decode("ascii", "replace")
         raw_path = request.url.raw_path.decode("ascii").partition("?")[0]
-        answer = await self._handler(request.method, raw_path, headers, body)
+        answer = await self._handler(request.method, raw_path, headers, body, query)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
         response_headers = list(answer.headers)
-        if not answer.streamed():
+        chunks = answer.chunks
+        if chunks is None:
             response_headers.append(("Content-Length", str(len(answer.body))))
+            chunks = [answer.body] if answer.body else []
         # A stream even for a whole body: httpx would decode (and so check) a
         # body given as content at once, before the client sees it.
         return httpx.Response(
             answer.status_code,
             headers=response_headers,
-            stream=_InProcessBody(answer),
+            stream=_ChunkStream(chunks, request, answer),
             request=request,
         )
 
 
-class _InProcessBody(httpx.AsyncByteStream):
-    """An answer's body handed over piece by piece (a class: nothing left suspended)."""
+class _ChunkStream(httpx.AsyncByteStream):
+    """An in-process streamed body; a :class:`DropConnection` reads as a dropped connection.
 
-    def __init__(self, answer: Answer) -> None:
+    Not an async generator (one left suspended makes trio warn), and it
+    checkpoints per chunk, so a download can be cancelled midway in process too.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], request: httpx.Request, answer: Answer) -> None:
+        self._chunks = iter(chunks)
+        self._request = request
         self._answer = answer
-        self._pieces = answer.pieces()
         self._closed = False
 
-    def __aiter__(self) -> _InProcessBody:
+    def __aiter__(self) -> _ChunkStream:
         return self
 
     async def __anext__(self) -> bytes:
         if self._closed:
             raise StopAsyncIteration
-        piece = next(self._pieces, None)
-        if piece is None:
-            raise StopAsyncIteration
         if self._answer.interval:
             await anyio.sleep(self._answer.interval)
+        else:
+            await anyio.lowlevel.checkpoint()
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+        except DropConnection:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body",
+                request=self._request,
+            ) from None
         if self._answer.on_sent is not None:
-            self._answer.on_sent(len(piece))
-        return piece
+            self._answer.on_sent(len(chunk))
+        return chunk
 
     async def aclose(self) -> None:
         self._closed = True
@@ -232,21 +246,27 @@ class TCPServer:
             if answer.drop:
                 return
             if request.method == b"HEAD":
-                answer = attrs.evolve(answer, body=b"")
-            await self._send(stream, conn, answer)
+                answer = attrs.evolve(answer, body=b"", chunks=None)
+            if answer.chunks is not None:
+                if not await self._send_chunks(stream, conn, answer):
+                    return
+            else:
+                await self._send(stream, conn, answer)
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
 
     async def _answer(self, request: h11.Request, body: bytes) -> Answer:
         target = request.target.decode("ascii", "replace")
-        raw_path = target.partition("?")[0]
+        raw_path, _, query = target.partition("?")
         headers: dict[str, str] = {}
         for raw_name, raw_value in request.headers:
             name, value = raw_name.decode("ascii").lower(), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         try:
-            return await self._handler(request.method.decode("ascii"), raw_path, headers, body)
+            return await self._handler(
+                request.method.decode("ascii"), raw_path, headers, body, query
+            )
         except Exception:
             logger.exception("fake server: error while handling %s", unquote(raw_path))
             return _INTERNAL_ERROR
@@ -256,22 +276,6 @@ class TCPServer:
         headers = [
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
         ]
-        if answer.streamed():
-            await stream.send(
-                conn.send(
-                    h11.Response(
-                        status_code=answer.status_code, headers=headers, reason=_phrase(answer)
-                    )
-                )
-            )
-            for piece in answer.pieces():
-                if answer.interval:
-                    await anyio.sleep(answer.interval)
-                await stream.send(conn.send(h11.Data(data=piece)))
-                if answer.on_sent is not None:
-                    answer.on_sent(len(piece))
-            await stream.send(conn.send(h11.EndOfMessage()))
-            return
         headers.append((b"Content-Length", str(len(answer.body)).encode("ascii")))
         if answer.on_sent is not None:
             answer.on_sent(len(answer.body))
@@ -285,6 +289,34 @@ class TCPServer:
             conn.send(h11.EndOfMessage()),
         )
         await stream.send(b"".join(chunk for chunk in chunks if chunk))
+
+    @staticmethod
+    async def _send_chunks(
+        stream: anyio.abc.SocketStream, conn: h11.Connection, answer: Answer
+    ) -> bool:
+        """Send a streamed answer; ``False`` when it dropped the connection midway."""
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+        ]
+        head = h11.Response(status_code=answer.status_code, headers=headers, reason=_phrase(answer))
+        await stream.send(conn.send(head) or b"")
+        chunks: Iterator[bytes] = iter(answer.chunks or ())
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except DropConnection:
+                return False
+            if not chunk:
+                continue
+            if answer.interval:
+                await anyio.sleep(answer.interval)
+            await stream.send(conn.send(h11.Data(data=chunk)) or b"")
+            if answer.on_sent is not None:
+                answer.on_sent(len(chunk))
+        await stream.send(conn.send(h11.EndOfMessage()) or b"")
+        return True
 
     @staticmethod
     async def _reject(

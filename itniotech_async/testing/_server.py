@@ -23,7 +23,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from operator import itemgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
@@ -35,7 +34,9 @@ import httpx
 from .._auth import compute_sign
 from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
 from ._faults import STATUS_REASONS, Fault, RateLimit
+from ._files import FakeFileHost
 from ._http import Answer, InProcessTransport, TCPServer
+from ._paging import blank_times, is_blank, served_rows
 
 __all__ = ["FakeItnio", "FakeRequest"]
 
@@ -92,6 +93,7 @@ class FakeRequest:
     body: bytes = attrs.field(repr=False)
     answered: str | None = None
     fault: Fault | None = None
+    query: str = ""
     raw_path: str = ""
     body_sent: int = 0
 
@@ -134,6 +136,30 @@ class _Table:
         for key, record in new:
             self.by_id[key[2]] = record
 
+    def replace(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace records by ``voiceId``; every one must exist already."""
+        new = [dict(record) for record in records]
+        ids = [record.get("voiceId") for record in new]
+        unknown = sorted(str(i) for i in ids if i not in self.by_id)
+        repeated = sorted(_duplicates([str(i) for i in ids]))
+        if unknown or repeated:
+            what = "unknown" if unknown else "repeated"
+            raise ValueError(f"{what} voiceId: {', '.join((unknown or repeated)[:5])}")
+        for record in new:
+            record_key(record)  # refuse a record without a usable submitTime up front
+        gone = set(ids)
+        kept = [
+            (key, record)
+            for key, record in zip(self.keys, self.records, strict=True)
+            if key[2] not in gone
+        ]
+        self.keys = [key for key, _ in kept]
+        self.records = [record for _, record in kept]
+        for voice_id in gone:
+            del self.by_id[str(voice_id)]
+            self.encoded.pop(str(voice_id), None)
+        self.add(new)
+
     def window(self, low: int, high: int) -> tuple[int, int]:
         """Return the index range of records submitted in ``[low, high]`` (µs)."""
         return (
@@ -141,11 +167,13 @@ class _Table:
             bisect.bisect_left(self.keys, (high + 1,)),
         )
 
-    def encode(self, record: dict[str, Any]) -> bytes:
+    def encode(self, record: dict[str, Any], blank: float = 0.0) -> bytes:
+        """The record's JSON; with its times empty if it is among the ``blank`` share."""
         voice_id: str = record["voiceId"]
         cached = self.encoded.get(voice_id)
         if cached is None:
-            cached = self.encoded[voice_id] = _dumps(record)
+            served = blank_times(record) if is_blank(voice_id, blank) else record
+            cached = self.encoded[voice_id] = _dumps(served)
         return cached
 
 
@@ -236,6 +264,20 @@ class FakeItnio:
     time. Every request is kept in :attr:`requests` unless ``keep_requests``
     is false (for long benchmark runs); the counters are kept either way.
 
+    The service does not promise much about its pages (see the module doc of
+    ``itniotech_async.testing._paging``), and the fake can behave that way
+    too, so that code is tested against what a real server may do:
+    ``tie_order="shuffle"`` serves rows that share a second in a new order
+    on every request; ``count_skew=True`` reads each page's ``total`` and
+    rows on either side of the latest arrival; ``range_ends`` makes either end
+    of a query's range exclusive (``"[]"``, ``"[)"``, ``"(]"`` or ``"()"``);
+    ``blank_stamps`` is the share of records served with every time empty
+    (still filed by their real ``submitTime``); ``arrivals`` calls arrive per
+    query request (a fraction accumulates), stamped anywhere in the last
+    ``days``; ``batches`` batch calls of ``batch_size`` callees share one
+    second each, within the ``n_records`` generated. All of these may be
+    changed at any time but ``batches`` and ``batch_size``.
+
     The object is not tied to an event loop and works under asyncio and trio.
     """
 
@@ -254,9 +296,35 @@ class FakeItnio:
         timestamp_tolerance: float = 300.0,
         latency: Latency = None,
         keep_requests: bool = True,
+        tie_order: str = "stable",
+        count_skew: bool = False,
+        range_ends: str = "[]",
+        blank_stamps: float = 0.0,
+        arrivals: float = 0.0,
+        batches: int = 0,
+        batch_size: int = 150,
     ) -> None:
         if n_records < 0:
             raise ValueError(f"n_records must be >= 0, not {n_records}")
+        if tie_order not in ("stable", "shuffle"):
+            raise ValueError(f"tie_order must be 'stable' or 'shuffle', not {tie_order!r}")
+        if range_ends not in ("[]", "[)", "(]", "()"):
+            raise ValueError(f"range_ends must be '[]', '[)', '(]' or '()', not {range_ends!r}")
+        if not 0 <= blank_stamps <= 1:
+            raise ValueError(f"blank_stamps must be within [0, 1], not {blank_stamps}")
+        if arrivals < 0:
+            raise ValueError(f"arrivals must be >= 0, not {arrivals}")
+        self.tie_order = tie_order
+        self.count_skew = count_skew
+        self.range_ends = range_ends
+        self._blank_stamps = blank_stamps
+        self.arrivals = arrivals
+        self._days = days
+        self._arrived = 0.0  # arrivals owed, fractions included
+        self._arrival_seq = 0
+        self._hostile_rng = random.Random(f"hostile-{seed}")
+        self._latest: dict[str, list[tuple[int, int, str]]] = {kind: [] for kind in KINDS}
+        self._rewriters: list[Callable[[FakeRequest, Any], Any]] = []
         self._api_key = api_key
         self._api_secret = api_secret
         self._fixed_now: datetime | None = None
@@ -273,7 +341,15 @@ class FakeItnio:
         for kind in KINDS:
             records = given[kind]
             if records is None:
-                records = generate_records(kind, n_records, seed=seed, now=data_now, days=days)
+                records = generate_records(
+                    kind,
+                    n_records,
+                    seed=seed,
+                    now=data_now,
+                    days=days,
+                    batches=batches,
+                    batch_size=batch_size,
+                )
             self._tables[kind] = _Table(records)
         self._page_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._page_cache_bytes = 0
@@ -292,6 +368,8 @@ class FakeItnio:
         self.requests: list[FakeRequest] = []
         self._in_flight = 0
         self._transport: InProcessTransport | None = None
+        #: The recordings: ``GET /voice/getRecordingFileUrl`` and the file host it points at.
+        self.files = FakeFileHost(self)
 
     def __repr__(self) -> str:
         return (
@@ -362,6 +440,30 @@ class FakeItnio:
         """
         return TCPServer(self._handle, host, port)
 
+    @property
+    def blank_stamps(self) -> float:
+        """The share of records served with every time empty (see the class doc)."""
+        return self._blank_stamps
+
+    @blank_stamps.setter
+    def blank_stamps(self, value: float) -> None:
+        if not 0 <= value <= 1:
+            raise ValueError(f"blank_stamps must be within [0, 1], not {value}")
+        self._blank_stamps = value
+        for table in self._tables.values():
+            table.encoded.clear()
+        self._page_cache.clear()
+        self._page_cache_bytes = 0
+
+    def rewrite_pages(self, func: Callable[[FakeRequest, Any], Any]) -> None:
+        """Pass the ``data`` of every page answer through ``func(request, data)`` before it leaves.
+
+        ``data`` is the page as a dict (``total``, ``size``, ``current``,
+        ``pages``, ``searchCount``, ``records``); whatever ``func`` returns is
+        served in its place, so a test can serve malformed or lying pages.
+        """
+        self._rewriters.append(func)
+
     # -- records -----------------------------------------------------------
 
     @property
@@ -385,7 +487,21 @@ class FakeItnio:
         service. Raises :class:`ValueError`, adding nothing, when a record has
         no ``voiceId`` or ``submitTime`` or repeats an existing ``voiceId``.
         """
+        records = [dict(record) for record in records]
         self._table(kind).add(records)
+        self._latest[kind] = [record_key(record) for record in records]
+        self._page_cache.clear()
+        self._page_cache_bytes = 0
+        self._filter_cache.clear()
+
+    def update_records(self, kind: RecordKind, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace records of ``kind`` that share a ``voiceId``: a call completed later.
+
+        Each record replaces the whole stored record with that ``voiceId``
+        (copied; its ``submitTime`` may move it). Raises :class:`ValueError`,
+        changing nothing, when a ``voiceId`` is unknown or repeated.
+        """
+        self._table(kind).replace(records)
         self._page_cache.clear()
         self._page_cache_bytes = 0
         self._filter_cache.clear()
@@ -495,7 +611,7 @@ class FakeItnio:
         return Answer(200, self._headers(), body)
 
     async def _handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, query: str = ""
     ) -> Answer:
         path = unquote(raw_path)
         self.request_count += 1
@@ -508,7 +624,9 @@ class FakeItnio:
                     parsed = json.loads(body)
                 except ValueError:
                     parsed = None
-            request = FakeRequest(method, path, headers, parsed, body, raw_path=raw_path)
+            request = FakeRequest(
+                method, path, headers, parsed, body, query=query, raw_path=raw_path
+            )
             if self.keep_requests:
                 self.requests.append(request)
             fault = request.fault = self._next_fault(path)
@@ -526,9 +644,13 @@ class FakeItnio:
                 answer = self._fault_answer(fault)
             else:
                 answer = await self._route(request)
-            if fault is not None and fault.kind == "trickle":
-                answer = attrs.evolve(answer, chunks=partial(_split, answer.body, fault.chunk_size))
-                answer = attrs.evolve(answer, interval=fault.seconds)
+            if fault is not None and fault.kind == "trickle" and answer.chunks is None:
+                answer = attrs.evolve(
+                    answer,
+                    headers=[*answer.headers, ("Content-Length", str(len(answer.body)))],
+                    chunks=_split(answer.body, fault.chunk_size),
+                    interval=fault.seconds,
+                )
             return attrs.evolve(answer, on_sent=request.count_sent)
         finally:
             self._in_flight -= 1
@@ -540,7 +662,7 @@ class FakeItnio:
             headers = self._encoded(fault)
             if fault.declare_length:
                 headers.append(("Content-Length", str(fault.size)))
-            return Answer(200, headers, chunks=fault.huge_chunks)
+            return Answer(200, headers, chunks=fault.huge_chunks())
         if fault.kind == "drop":
             return Answer(0, drop=True)
         if fault.kind == "status":
@@ -579,6 +701,8 @@ class FakeItnio:
 
     async def _route(self, request: FakeRequest) -> Answer:
         path = request.path
+        if self.files.serves(path):  # recordings: the URL resolver and the file host
+            return await self.files.answer(request, self._authenticate)
         voice_id = ""
         kind = _QUERY_ROUTES.get(path)
         is_query = kind is not None
@@ -603,10 +727,14 @@ class FakeItnio:
         if not is_query:
             request.answered = "0"
             record = self._tables[kind].by_id.get(voice_id)
-            data = b"null" if record is None else self._tables[kind].encode(record)
+            data = (
+                b"null" if record is None else self._tables[kind].encode(record, self._blank_stamps)
+            )
             return self._json(b'{"status":"0","reason":"success","data":' + data + b"}")
         try:
             body = self._query(kind, request.json)
+            if self._rewriters:
+                body = self._rewrite(request, body)
         except _Invalid as exc:
             request.answered = exc.status
             return self._json(_envelope(exc.status))
@@ -652,11 +780,45 @@ class FakeItnio:
             raise _Invalid("-22")
         if kind == "group":
             group = phone = ""
-        return self._page(kind, to_micros(start), to_micros(end), group, phone, current, size)
+        self._arrive(kind)
+        low, high = to_micros(start), to_micros(end)
+        # Stamps are whole microseconds: an exclusive end is one microsecond inside.
+        low += self.range_ends[0] == "("
+        high -= self.range_ends[1] == ")"
+        return self._page(kind, low, high, group, phone, current, size)
+
+    def _arrive(self, kind: RecordKind) -> None:
+        """Add the calls that arrive with this request, stamped anywhere in the last days."""
+        if not self.arrivals:
+            return
+        self._arrived += self.arrivals
+        count = int(self._arrived)
+        if not count:
+            return
+        self._arrived -= count
+        self._arrival_seq += 1
+        records = generate_records(
+            kind, count, seed=self._arrival_seq, now=self._now(), days=self._days
+        )
+        for record in records:
+            self._arrival_seq += 1
+            # 20 digits: never the id of a generated record (19).
+            record["voiceId"] = record["voiceId"][:12] + f"9{self._arrival_seq:07d}"
+        self.add_records(kind, records)
+
+    def _rewrite(self, request: FakeRequest, body: bytes) -> bytes:
+        envelope = json.loads(body)
+        data = envelope["data"]
+        for func in self._rewriters:
+            data = func(request, data)
+        envelope["data"] = data
+        return _dumps(envelope)
 
     def _page(
         self, kind: RecordKind, low: int, high: int, group: str, phone: str, current: int, size: int
     ) -> bytes:
+        if self.tie_order != "stable" or self.count_skew:
+            return self._hostile_page(kind, low, high, group, phone, current, size)
         key = (kind, low, high, group, phone, current, size)
         cached = self._page_cache.get(key)
         if cached is not None:
@@ -681,7 +843,7 @@ class FakeItnio:
                 b'{"status":"0","reason":"success","data":{"total":%d,"size":%d,"current":%d,'
                 b'"pages":%d,"searchCount":true,"records":['
                 % (total, size, current, math.ceil(total / size)),
-                b",".join([table.encode(records[index]) for index in chosen]),
+                b",".join([table.encode(records[index], self._blank_stamps) for index in chosen]),
                 b"]}}",
             )
         )
@@ -692,6 +854,50 @@ class FakeItnio:
             _, evicted = self._page_cache.popitem(last=False)
             self._page_cache_bytes -= len(evicted)
         return body
+
+    def _hostile_page(
+        self, kind: RecordKind, low: int, high: int, group: str, phone: str, current: int, size: int
+    ) -> bytes:
+        """A page served as the vendor allows: ties reordered, count and rows apart."""
+        table = self._tables[kind]
+        left, right = table.window(low, high)
+        matches: Sequence[int]
+        if group or phone:
+            matches = self._filtered(table, kind, left, right, group, phone)
+        else:
+            matches = range(right - 1, left - 1, -1)
+        total = len(matches)
+        rng = self._hostile_rng
+        if self.count_skew and self._latest[kind]:
+            # The latest arrival falls between the two reads.
+            latest = {
+                bisect.bisect_left(table.keys, key)
+                for key in self._latest[kind]
+                if low <= key[0] <= high
+            }
+            latest &= set(matches)
+            if rng.random() < 0.5:
+                total -= len(latest)  # counted before it arrived
+            elif latest:
+                matches = [index for index in matches if index not in latest]  # rows before
+        keys = table.keys
+        rows = served_rows(
+            matches,
+            (current - 1) * size,
+            size,
+            lambda index: keys[index][0] // 1_000_000,
+            rng if self.tie_order == "shuffle" else None,
+        )
+        records = table.records
+        return b"".join(
+            (
+                b'{"status":"0","reason":"success","data":{"total":%d,"size":%d,"current":%d,'
+                b'"pages":%d,"searchCount":true,"records":['
+                % (total, size, current, math.ceil(total / size)),
+                b",".join([table.encode(records[index], self._blank_stamps) for index in rows]),
+                b"]}}",
+            )
+        )
 
     def _filtered(
         self, table: _Table, kind: RecordKind, left: int, right: int, group: str, phone: str

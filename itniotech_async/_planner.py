@@ -1,0 +1,811 @@
+"""The walk of a record stream as plain synchronous state: what to ask next, what answers prove.
+
+The planner sends nothing. A driver (:mod:`._pagination`) asks it for the next
+request (:meth:`Planner.next_job`), sends it, and hands back the answer
+(:meth:`Planner.answered`), an unusable answer (:meth:`Planner.invalid`) or a
+failure (:meth:`Planner.failed`). Records to hand to the consumer collect in
+:attr:`Planner.ready`. The README's "Exactly once" section says the same for
+users; the design in short:
+
+What the service does not promise
+---------------------------------
+
+A page's ``total`` and its rows may be read at two different instants; rows
+that share a sort key may come back in another order on every request (so one
+page number can hold different rows each time); whether a range's ends are
+inclusive is not published; any field, ``submitTime`` included, may be empty.
+What holds: one page answer is one consistent read of its rows, a query
+returns only records of its range, and records are not deleted.
+
+How a window is proven complete
+-------------------------------
+
+1. **Walk.** The window's pages are fetched (page 1 first, then the rest
+   concurrently) and every record is kept by id. Ids seen are counted per
+   window; repeats are dropped.
+2. **Count.** Once every page has answered, one more request (``size=1``)
+   reads the window's count. That count is read after every row collected,
+   and nothing is deleted, so it counts a set holding every id collected: if
+   the ids collected number exactly that count, the window is complete. This
+   is the fast path: the window's pages plus one request.
+3. **Locate.** If fewer, records were missed (rows reordered between pages,
+   pages shifted by calls arriving) or have arrived since. The window is cut
+   into parts at gaps between the stamps collected, and each part is proven
+   on its own: by a count (read after the part's rows were collected) equal
+   to the records collected whose ``submitTime`` lies in it, or by one page
+   holding fewer rows than its size (every row its query matched), or, for a
+   second holding more than a page (a batch call), by re-reading it until the
+   ids its queries returned reach its count. Parts that cannot be proven yet
+   are cut again. Each part is proven at its own instant, so calls arriving
+   meanwhile cannot keep the walk from ending.
+
+The parts' stamps only decide where to look. If the service's answers
+contradict them (a part counting fewer records than were collected in it, a
+record served outside the part asked for), the window is proven again without
+them, by pages that hold fewer rows than their size.
+
+Neighbouring windows and parts overlap by two seconds, so every second lies in
+one of them whatever the end rule; a record two windows share is yielded once,
+by id. When a window is complete, a query of the seconds it shares with a
+neighbour (sent after its last record was collected) holds every record it
+could share with that neighbour; the window's other ids are then forgotten.
+
+Everything is bounded: a page is started only when the records already seen
+justify it, an unusable answer is fetched again a few times, and the work to
+locate missing records is capped by the records the window holds. Past any
+bound the walk raises :class:`PaginationError` or
+:class:`ResponseValidationError`, naming the window and the page.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from array import array
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._errors import PaginationError, ResponseValidationError
+from ._models import CallRecord, Page
+from ._query import QueryBody
+from ._times import seconds_to_datetime, window_spans
+
+__all__ = ["Job", "Planner", "plan_pages"]
+
+R = TypeVar("R", bound=CallRecord)
+
+#: A walk keeps at most this many pages per unit of concurrency in flight,
+#: held back for order, or waiting for the consumer.
+LOOKAHEAD = 3
+#: An unusable answer is fetched again at most this many times.
+MAX_INVALID = 3
+#: A second holding more than a page is re-read at most this many rounds.
+MAX_DENSE_ROUNDS = 12
+#: A window's work to locate missing records is capped at this many requests,
+#: plus SLOW_BUDGET_PER_PAGE for each page of records the window holds.
+SLOW_BUDGET = 256
+SLOW_BUDGET_PER_PAGE = 8
+#: A part is cut into at most this many parts at a time.
+MAX_PARTS = 64
+#: A part expected to hold up to this share of a page is fetched as one page.
+SLICE_FILL = 0.6
+
+# The kinds of request.
+PAGE = "page"  # a page of a window's walk
+COUNT = "count"  # a count (size=1) of a window or a part
+SLICE = "slice"  # one page that should hold a whole part
+DENSE = "dense"  # a page of a part too dense to cut
+SEAM = "seam"  # the seconds a finished window shares with a neighbour
+
+# A window's states.
+WALKING = 0
+VERIFYING = 1
+PROVEN = 2
+
+
+def plan_pages(total: int, size: int) -> int:
+    """How many pages of ``size`` hold ``total`` records."""
+    return max(0, math.ceil(total / size))
+
+
+@attrs.define(eq=False)
+class _Part:
+    """A range of seconds inside a window, proven complete on its own."""
+
+    lo: int
+    hi: int
+    generation: int
+    count: int | None = None
+    local_at_send: int = 0  # records collected in it when its count was asked
+    dense: bool = False  # too dense to cut: read again until its count is reached
+    dense_ids: set[str] | None = None  # ids its own queries returned (dense, no stamps)
+    unstamped: set[str] = attrs.Factory(set)  # ids without a stamp its queries returned
+    dense_rounds: int = 0
+    dense_left: int = 0  # pages of the current dense round not yet answered
+    outstanding: int = 0  # its requests not yet answered
+    proven: bool = False
+
+
+@attrs.define(eq=False)
+class Job:
+    """One request the driver is to send: ``body`` for page ``page`` of a range."""
+
+    window: _Window
+    kind: str
+    page: int
+    body: QueryBody
+    part: _Part | None = None
+    generation: int = 0
+    neighbour: int = -1  # for a seam query: the neighbouring window's index
+    invalid: int = 0  # unusable answers so far
+    requesting: bool = True  # its request is still out
+    seen_at_send: int = 0  # the window's ids when a window count was sent
+
+    @property
+    def size(self) -> int:
+        return self.body.size
+
+    def content(self) -> bytes:
+        """The request body to send."""
+        return self.body(self.page)
+
+
+@attrs.define(eq=False)
+class _Window:
+    index: int
+    lo: int
+    hi: int
+    body: QueryBody
+    label: str
+    state: int = WALKING
+    total: int | None = None  # the largest total a page of the walk gave
+    pages: int | None = None  # None until page 1 has answered
+    next_page: int = 1
+    rows: int = 0  # rows the walk's pages gave, repeats included
+    jobs: int = 0  # requests started and not yet finished
+    ids: set[str] = attrs.Factory(set)  # ids its queries returned
+    stamps: array[int] = attrs.Factory(lambda: array("q"))  # submit seconds collected
+    sorted_stamps: list[int] | None = None  # kept sorted once locating starts
+    trusted: bool = True  # stamps agree with the service's answers so far
+    generation: int = 0  # bumped when locating starts over without stamps
+    queue: deque[Job] = attrs.Factory(deque)  # requests waiting to start
+    parts_open: int = 0
+    spent: int = 0  # requests spent locating
+    # Ordered streams: new records per page, released in page order.
+    held: dict[int, tuple[Any, ...]] = attrs.Factory(dict)
+    meta: dict[int, Page[Any]] = attrs.Factory(dict)
+    frontier: int = 1
+    tail: deque[Page[Any]] = attrs.Factory(deque)
+    released: bool = False
+    # Ids in the seconds shared with each running neighbour; None until known.
+    seams: dict[int, set[str] | None] = attrs.Factory(dict)
+    forgotten: bool = False  # ids reduced to the seams, or dropped
+
+    def expected(self, page: int, size: int) -> int:
+        """Records page ``page`` should hold, as far as we know."""
+        if self.total is None:
+            return size
+        return max(0, min(size, self.total - (page - 1) * size))
+
+
+class Planner(Generic[R]):
+    """The state of one walk over ``span``, whole seconds since the epoch; see the module doc.
+
+    ``span`` is ``None`` for a range that holds no whole second: nothing to walk.
+    """
+
+    def __init__(
+        self,
+        span: tuple[int, int] | None,
+        tz: tzinfo | None,
+        filters: Mapping[str, str],
+        *,
+        size: int,
+        concurrency: int,
+        limit: int | None = None,
+        ordered: bool = True,
+    ) -> None:
+        self.size = size
+        self.concurrency = concurrency
+        self.limit = limit
+        self.ordered = ordered
+        self._tz = tz
+        self._filters = dict(filters)
+        self.windows: list[_Window] = []
+        for index, (lo, hi) in enumerate(window_spans(*span) if span is not None else ()):
+            body = self._body(lo, hi, size)
+            label = f"{self._time(lo).isoformat()}..{self._time(hi).isoformat()}"
+            self.windows.append(_Window(index, lo, hi, body, label))
+        self._open = len(self.windows)  # windows not yet proven
+        self.ready: deque[Page[R]] = deque()
+        self.error: BaseException | None = None
+        self.in_flight = 0  # jobs started and not finished
+        self.requesting = 0  # of those, the ones whose request is still out
+        self.emitted = 0  # records put in ``ready``
+        self.answers = 0  # answers received, any kind
+        self._released = 0  # windows whose records were all released (ordered)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _time(self, seconds: int) -> datetime:
+        return seconds_to_datetime(seconds, self._tz)
+
+    def _body(self, lo: int, hi: int, size: int) -> QueryBody:
+        return QueryBody(self._time(lo), self._time(hi), size, self._filters)
+
+    # -- progress --------------------------------------------------------------
+
+    @property
+    def total(self) -> int | None:
+        """Records the walk should yield, once every window's page 1 has answered."""
+        totals = [w.total for w in self.windows]
+        if any(t is None for t in totals):
+            return None
+        known = sum(t for t in totals if t is not None)
+        return known if self.limit is None else min(known, self.limit)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the walk is over: failed, at its limit, or every window proven."""
+        if self.error is not None or self._limit_reached():
+            return True
+        return not self._open and (not self.ordered or self._released == len(self.windows))
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self.emitted >= self.limit
+
+    # -- planning --------------------------------------------------------------
+
+    def next_job(self) -> Job | None:
+        """The next request to send, or ``None`` if none may start now."""
+        if self.finished or self.requesting >= self.concurrency:
+            return None
+        for w in self.windows:
+            if w.queue:
+                return self._start(w.queue.popleft())
+            if w.state != WALKING:
+                continue
+            if w.pages is None:
+                if w.next_page == 1 and self._may_open(w):
+                    w.next_page = 2
+                    return self._start(Job(w, PAGE, 1, w.body))
+                continue
+            if w.next_page <= w.pages and self._may_start(w, w.next_page):
+                page = w.next_page
+                w.next_page += 1
+                return self._start(Job(w, PAGE, page, w.body))
+        return None
+
+    def _may_open(self, window: _Window) -> bool:
+        # With a limit, a window is opened only once every earlier one is
+        # planned and still leaves records to fetch: no wasted requests.
+        if self.limit is not None and any(
+            w.pages is None for w in self.windows[: window.index] if w.state == WALKING
+        ):
+            return False
+        return self._may_start(window, 1)
+
+    def _may_start(self, window: _Window, page: int) -> bool:
+        # Pages in flight, held back for order, or waiting for the consumer
+        # all count, so a consumer slower than the network bounds the walk.
+        # Only pages of this window and earlier ones count when ordered: later
+        # windows wait for this one, so letting them block it would deadlock.
+        held = 0
+        if self.ordered:
+            held = sum(len(w.held) + len(w.tail) for w in self.windows[: window.index + 1])
+        if held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
+            return False
+        # Bounded work: a page is started only when the rows already seen
+        # make it plausible, whatever ``total`` claims.
+        if page > 1 and (page - 1) * self.size > window.rows + self.concurrency * self.size:
+            return False
+        if self.limit is None:
+            return True
+        pending = sum(
+            w.expected(p, self.size) for w in self.windows[: window.index + 1] for p in w.held
+        )
+        pending += self.in_flight * self.size
+        return self.emitted + pending < self.limit
+
+    def _start(self, job: Job) -> Job:
+        job.requesting = True
+        job.window.jobs += 1
+        if job.part is not None:
+            job.part.outstanding += 1
+        if job.kind == COUNT:
+            part = job.part
+            if part is None:
+                job.seen_at_send = len(job.window.ids)
+            elif part.dense_ids is not None:
+                part.local_at_send = len(part.dense_ids)
+            else:
+                # Stamped records placed by their stamp, the others by the service.
+                part.local_at_send = self._local(job.window, part) + len(part.unstamped)
+        self.in_flight += 1
+        self.requesting += 1
+        return job
+
+    def request_done(self, job: Job) -> None:
+        """The job's request is answered (its page may still be being parsed)."""
+        if job.requesting:
+            job.requesting = False
+            self.requesting -= 1
+
+    def _finish(self, job: Job) -> None:
+        self.request_done(job)
+        self.in_flight -= 1
+        job.window.jobs -= 1
+        if job.part is not None:
+            job.part.outstanding -= 1
+
+    # -- answers ---------------------------------------------------------------
+
+    def failed(self, job: Job, error: BaseException) -> None:
+        """The job's request failed for good (retries exhausted): the walk fails."""
+        self._finish(job)
+        if self.error is None:
+            self.error = error
+
+    def invalid(self, job: Job, reason: str, cause: BaseException | None = None) -> None:
+        """The answer to ``job`` is unusable: fetch it again, a few times at most."""
+        self._finish(job)
+        if self.error is not None:
+            return
+        job.invalid += 1
+        if job.invalid > MAX_INVALID:
+            error = ResponseValidationError(
+                f"window {job.window.label}, {self._describe(job)}: {reason} "
+                f"(the same after {MAX_INVALID} more tries)"
+            )
+            error.__cause__ = cause
+            self.error = error
+            return
+        job.window.queue.append(job)
+
+    def _describe(self, job: Job) -> str:
+        if job.part is None:
+            return "count" if job.kind == COUNT else f"page {job.page}"
+        span = f"{self._time(job.part.lo).isoformat()}..{self._time(job.part.hi).isoformat()}"
+        return f"{job.kind} query of {span}, page {job.page}"
+
+    def answered(self, job: Job, page: Page[R]) -> None:
+        """Take the answer to ``job``."""
+        reason = self._check(job, page)
+        if reason is not None:
+            self.invalid(job, reason)
+            return
+        self._finish(job)
+        self.answers += 1
+        if self.error is not None or self._limit_reached():
+            return
+        w = job.window
+        if job.kind == SEAM:
+            self._seam_answered(w, job, page)
+        else:
+            new = self._collect(w, job, page)
+            if job.kind == PAGE:
+                self._page_answered(w, job, page, new)
+            else:
+                self._emit(w, page, new, tail=True)
+                self._part_answered(w, job, page)
+        self._advance(w)
+
+    def _check(self, job: Job, page: Page[R]) -> str | None:
+        """Why ``page`` cannot be the answer to ``job``, or None if it can."""
+        size = job.size
+        if page.current != job.page:
+            return f"the answer is for page {page.current}, not page {job.page}"
+        if page.size != size:
+            return f"the answer has page size {page.size}, not {size}"
+        if page.total < 0 or page.pages < 0:
+            return f"negative total ({page.total}) or pages ({page.pages})"
+        if page.pages != plan_pages(page.total, size):
+            return f"pages ({page.pages}) does not fit total ({page.total}) at size {size}"
+        if len(page.records) > size:
+            return f"{len(page.records)} records on a page of size {size}"
+        return None
+
+    def _collect(self, w: _Window, job: Job, page: Page[R]) -> list[R]:
+        """Keep the ids and stamps of the page's records; return the ones new to ``w``."""
+        records = page.records
+        part = job.part
+        if part is not None and part.dense:
+            if part.dense_ids is not None:
+                part.dense_ids.update(r.voice_id for r in records)
+            part.unstamped.update(
+                r.voice_id for r in records if r.submit_time is None or r.submit_time.tzinfo is None
+            )
+        ids = w.ids
+        fresh = {r.voice_id for r in records}
+        if len(fresh) == len(records) and fresh.isdisjoint(ids):
+            # The usual page: every id new. Set operations in C.
+            ids |= fresh
+            new = list(records)
+        else:
+            new = []
+            for record in records:
+                vid = record.voice_id
+                if vid in ids:
+                    continue
+                ids.add(vid)
+                new.append(record)
+        if new:
+            self._stamp(w, job, new)
+        if job.part is not None and w.trusted and len(new) < len(records):
+            # Records met again must lie in the part too, or the stamps mislead.
+            lo, hi = job.part.lo, job.part.hi
+            for record in records:
+                t = record.submit_time
+                if t is not None and t.tzinfo is not None and not lo <= t.timestamp() <= hi:
+                    self._distrust(w)
+                    break
+        return new
+
+    def _stamp(self, w: _Window, job: Job, records: list[R]) -> None:
+        """Keep the submit seconds of ``records``, new to ``w``, and check they lie in the query."""
+        lo, hi = (job.part.lo, job.part.hi) if job.part is not None else (w.lo, w.hi)
+        stamps = []
+        for record in records:
+            t = record.submit_time
+            if t is None or t.tzinfo is None:
+                continue
+            s = int(t.timestamp())
+            if not lo <= s <= hi and w.trusted:
+                # The service does not filter on submitTime as we read it.
+                self._distrust(w)
+            stamps.append(s)
+        if w.sorted_stamps is None:
+            w.stamps.extend(stamps)
+        else:
+            for s in stamps:
+                bisect.insort(w.sorted_stamps, s)
+
+    def _emit(self, w: _Window, page: Page[R], new: list[R], *, tail: bool) -> None:
+        """Hand ``new`` records of ``w`` to the consumer, or hold them back for order."""
+        if self.ordered:
+            if tail:
+                w.tail.append(_page(page, new))
+            return
+        self._release(w, page, new)
+
+    def _release(
+        self, w: _Window, page: Page[R], records: list[R] | tuple[R, ...], *, walk: bool = False
+    ) -> None:
+        """Hand out ``records`` of ``w`` that no neighbour handed out: a page of the walk
+        always (it may be empty), any other answer only when it brings records."""
+        keep = [r for r in records if not self._shared(w, r.voice_id)]
+        if self.limit is not None:
+            keep = keep[: self.limit - self.emitted]
+        self.emitted += len(keep)
+        if keep or walk:
+            self.ready.append(_page(page, keep))
+
+    def _shared(self, w: _Window, vid: str) -> bool:
+        """Whether a neighbour of ``w`` has handed out ``vid`` already."""
+        windows = self.windows
+        for index in (w.index - 1, w.index + 1):
+            if 0 <= index < len(windows):
+                other = windows[index]
+                if self.ordered and index > w.index:
+                    continue  # later windows are released after this one
+                if vid in other.ids:
+                    return True
+        return False
+
+    # -- the walk and its count ------------------------------------------------
+
+    def _page_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
+        w.rows += len(page.records)
+        w.total = max(w.total or 0, page.total)
+        reported = page.pages
+        w.pages = reported if w.pages is None else max(w.pages, reported)
+        if self.ordered:
+            w.held[job.page] = tuple(new)
+            w.meta[job.page] = page
+        else:
+            self._release(w, page, new, walk=True)
+
+    def _advance(self, w: _Window) -> None:
+        """Move ``w`` on when its pending work is done; release ordered records."""
+        if self.error is None:
+            if w.state == WALKING and w.pages is not None:
+                walked = w.next_page > w.pages or not self._may_grow(w)
+                if walked and not w.jobs and not w.queue:
+                    w.state = VERIFYING
+                    w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
+            elif w.state == VERIFYING and not w.parts_open and not w.jobs and not w.queue:
+                self._proven(w)
+        if self.ordered:
+            self._release_ordered()
+        self._forget()
+
+    def _may_grow(self, w: _Window) -> bool:
+        # Pages past what the rows seen justify are never started (see _may_start).
+        return (w.next_page - 1) * self.size <= w.rows + self.concurrency * self.size
+
+    def _proven(self, w: _Window) -> None:
+        w.state = PROVEN
+        self._open -= 1
+        w.stamps = array("q")
+        w.sorted_stamps = None
+        # A neighbour still running may yet meet records this window handed
+        # out, but only in the seconds they share: ask for those, to keep
+        # only their ids (see _seam_answered).
+        for n in self._dependants(w):
+            lo, hi = (w.lo, w.lo + 1) if n.index < w.index else (w.hi - 1, w.hi)
+            w.seams[n.index] = None
+            w.queue.append(Job(w, SEAM, 1, self._body(lo, hi, self.size), neighbour=n.index))
+
+    def _dependants(self, w: _Window) -> list[_Window]:
+        """Neighbours of ``w`` that may still hand out records checked against its ids."""
+        windows = self.windows
+        if self.ordered:  # only the next window checks against this one (see _shared)
+            after = windows[w.index + 1 : w.index + 2]
+            return [n for n in after if not n.released]
+        near = windows[max(0, w.index - 1) : w.index] + windows[w.index + 1 : w.index + 2]
+        return [n for n in near if n.state != PROVEN]
+
+    def _window_counted(self, w: _Window, job: Job, count: int) -> None:
+        seen = job.seen_at_send
+        if seen == count or w.parts_open:
+            return  # proven once nothing else is pending (see _advance)
+        if seen > count:
+            self.error = PaginationError(
+                f"window {w.label}: the service counts {count} records, but "
+                f"{seen} different ones were collected from it; records were deleted "
+                "or served outside the range asked for"
+            )
+            return
+        self._locate(w, count)
+
+    # -- locating missing records ---------------------------------------------
+
+    def _locate(self, w: _Window, count: int) -> None:
+        """Start proving ``w`` part by part; ``count`` is the window's latest count."""
+        if w.sorted_stamps is None:
+            w.sorted_stamps = sorted(w.stamps)
+            w.stamps = array("q")
+        root = _Part(w.lo, w.hi, w.generation)
+        w.parts_open += 1
+        if w.trusted:
+            self._settle(w, root, count, local=len(w.sorted_stamps))
+        else:
+            self._ask_count(w, root)
+
+    def _distrust(self, w: _Window) -> None:
+        """The service contradicts the stamps: prove the window again without them."""
+        w.trusted = False
+        if w.sorted_stamps is None:
+            return  # not locating yet: it will start without them
+        w.generation += 1
+        w.parts_open = 0
+        w.queue = deque(job for job in w.queue if job.part is None)
+        root = _Part(w.lo, w.hi, w.generation)
+        w.parts_open += 1
+        self._ask_count(w, root)
+
+    def _local(self, w: _Window, part: _Part) -> int:
+        stamps = w.sorted_stamps or []
+        return bisect.bisect_right(stamps, part.hi) - bisect.bisect_left(stamps, part.lo)
+
+    def _spend(self, w: _Window, job: Job) -> None:
+        budget = SLOW_BUDGET + SLOW_BUDGET_PER_PAGE * math.ceil(len(w.ids) / self.size)
+        w.spent += 1
+        if w.spent > budget:
+            self.error = PaginationError(
+                f"window {w.label}: the service counts more records than could be found "
+                f"in {budget} requests ({len(w.ids)} found); the result set is changing "
+                "faster than it can be walked, or its counts do not match its rows"
+            )
+            return
+        w.queue.append(job)
+
+    def _ask_count(self, w: _Window, part: _Part) -> None:
+        self._spend(w, Job(w, COUNT, 1, self._body(part.lo, part.hi, 1), part, part.generation))
+
+    def _ask_slice(self, w: _Window, part: _Part) -> None:
+        body = self._body(part.lo, part.hi, self.size)
+        self._spend(w, Job(w, SLICE, 1, body, part, part.generation))
+
+    def _part_answered(self, w: _Window, job: Job, page: Page[R]) -> None:
+        part = job.part
+        if part is None:  # the window's own count
+            self._window_counted(w, job, page.total)
+            return
+        if part.generation != w.generation or part.proven:
+            return  # from before locating started over; its records were kept
+        if job.kind == COUNT:
+            if part.dense:
+                self._dense_counted(w, part, page.total)
+            else:
+                self._settle(w, part, page.total, local=part.local_at_send)
+        elif job.kind == SLICE:
+            if len(page.records) < job.size:
+                self._prove(w, part)  # every row the query matched
+            else:
+                self._settle(w, part, max(page.total, job.size + 1), local=None)
+        elif job.kind == DENSE:
+            part.dense_left -= 1
+            if part.dense_left == 0:
+                self._ask_count(w, part)
+
+    def _prove(self, w: _Window, part: _Part) -> None:
+        part.proven = True
+        w.parts_open -= 1
+
+    def _settle(self, w: _Window, part: _Part, count: int, *, local: int | None) -> None:
+        """Decide what proves ``part``, which holds ``count`` records by the service's count.
+
+        ``local`` is how many records collected before that count was asked
+        have their stamp in the part, or None when the count is not one read
+        after them.
+        """
+        if w.trusted and local is not None:
+            if count == local:
+                self._prove(w, part)
+                return
+            if count < local:
+                self._distrust(w)
+                return
+        if count <= self.size * SLICE_FILL or count < self.size // 2:
+            self._ask_slice(w, part)
+            return
+        cuts = self._cuts(w, part, count)
+        if not cuts:
+            part.dense = True
+            if not w.trusted:
+                part.dense_ids = set()  # only what its own queries return counts
+            self._dense_round(w, part, count)
+            return
+        self._prove(w, part)  # replaced by its parts
+        bounds = [part.lo, *cuts, part.hi]
+        for lo, hi in itertools.pairwise(bounds):
+            # Parts overlap by two seconds: [lo, cut + 1] and [cut, hi].
+            child = _Part(lo, hi if hi == part.hi else hi + 1, part.generation)
+            w.parts_open += 1
+            expected = self._local(w, child) + max(0, count - (local or 0)) / len(bounds)
+            if expected <= self.size * SLICE_FILL:
+                self._ask_slice(w, child)
+            else:
+                self._ask_count(w, child)
+
+    def _cuts(self, w: _Window, part: _Part, count: int) -> list[int]:
+        """Where to cut ``part``: seconds ``c`` with no stamp at ``c`` or ``c + 1``.
+
+        Candidates lie on both sides of every gap between the stamps collected
+        (so that a dense second ends up in a part of its own) and, where stamps
+        are few, at even steps of time; the cuts chosen share the stamps out
+        about evenly.
+        """
+        lo, hi = part.lo, part.hi
+        if hi - lo < 4:
+            return []
+        # Few enough records to fetch every part as one page: cut that fine
+        # (one round). Otherwise cut in about two parts per missing record, so
+        # that most parts hold none and are proven by their count alone.
+        slices = math.ceil(count / (self.size * SLICE_FILL))
+        missing = max(1, count - self._local(w, part))
+        wanted = slices if slices <= 8 else min(MAX_PARTS, slices, max(4, 2 * missing))
+        stamps = w.sorted_stamps or []
+        inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
+        candidates: set[int] = set()
+        edges = [lo - 2, *sorted(set(inside)), hi + 2]
+        for a, b in itertools.pairwise(edges):
+            if b - a >= 3:
+                candidates.update((a + 1, b - 2))
+        if len(inside) < wanted:
+            step = (hi - lo) / wanted
+            candidates.update(lo + int(i * step) for i in range(1, wanted))
+        usable = sorted(c for c in candidates if lo < c and c + 1 < hi and not _stamped(stamps, c))
+        if not usable:
+            return []
+        positions = [bisect.bisect_right(inside, c) for c in usable]
+        cuts: list[int] = []
+        for k in range(1, wanted):
+            target = k * len(inside) / wanted if inside else k * len(usable) / wanted
+            key = positions if inside else list(range(len(usable)))
+            j = min(range(len(usable)), key=lambda i: abs(key[i] - target))
+            c = usable[j]
+            if not cuts or c > cuts[-1] + 1:
+                cuts.append(c)
+        return cuts
+
+    def _dense_round(self, w: _Window, part: _Part, count: int) -> None:
+        """Read every page of a part too dense to cut, twice, then count it again."""
+        part.dense_rounds += 1
+        if part.dense_rounds > MAX_DENSE_ROUNDS:
+            span = f"{self._time(part.lo).isoformat()}..{self._time(part.hi).isoformat()}"
+            self.error = PaginationError(
+                f"window {w.label}: the {count} records of {span} could not all be read "
+                f"in {MAX_DENSE_ROUNDS} rounds ({len(part.dense_ids or ())} found)"
+            )
+            return
+        body = self._body(part.lo, part.hi, self.size)
+        pages = plan_pages(count, self.size)
+        for _ in range(2):
+            for number in range(1, pages + 1):
+                if self.error is not None:
+                    return
+                part.dense_left += 1
+                self._spend(w, Job(w, DENSE, number, body, part, part.generation))
+
+    def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
+        """A dense part's count, after a round of reads: proven, or another round.
+
+        What it is compared with is the records collected with a stamp in the
+        part or, without stamps to trust, the ids the part's own queries returned.
+        """
+        found = part.local_at_send
+        if found == count:
+            self._prove(w, part)
+        elif found < count:
+            self._dense_round(w, part, count)
+        elif part.dense_ids is None:
+            self._distrust(w)
+        else:
+            self.error = PaginationError(
+                f"window {w.label}: a part counts {count} records but its own queries "
+                f"returned {found} different ones; records were deleted"
+            )
+
+    # -- seams, forgetting, order ------------------------------------------------
+
+    def _seam_answered(self, w: _Window, job: Job, page: Page[R]) -> None:
+        """Keep only the ids ``w`` shares with running neighbours, once every seam answered.
+
+        The seam query was sent after ``w``'s last record was collected, and
+        records are not deleted, so it holds every record of ``w`` that a
+        neighbour can also return. A seam too dense for one page keeps them all.
+        """
+        if len(page.records) >= job.size:
+            return
+        w.seams[job.neighbour] = {r.voice_id for r in page.records}
+        if all(s is not None for s in w.seams.values()) and not w.forgotten:
+            keep: set[str] = set()
+            for s in w.seams.values():
+                keep |= s or set()
+            w.ids &= keep
+            w.forgotten = True
+
+    def _forget(self) -> None:
+        """Drop the ids of proven windows that no neighbour checks against any more."""
+        for w in self.windows:
+            if w.state == PROVEN and w.ids and not w.jobs and not self._dependants(w):
+                w.ids = set()
+                w.forgotten = True
+
+    def _release_ordered(self) -> None:
+        """Hand out held records in window and page order."""
+        for w in self.windows:
+            if w.released:
+                continue
+            while w.frontier in w.held:
+                number = w.frontier
+                records = w.held.pop(number)
+                self._release(w, w.meta.pop(number), records, walk=True)
+                w.frontier += 1
+            if w.state == PROVEN:
+                while w.tail:
+                    page = w.tail.popleft()
+                    self._release(w, page, page.records)
+                if not w.held:
+                    w.released = True
+                    self._released += 1
+                    continue
+            return
+
+
+def _stamped(stamps: list[int], second: int) -> bool:
+    i = bisect.bisect_left(stamps, second)
+    return i < len(stamps) and stamps[i] <= second + 1
+
+
+def _page(page: Page[R], records: list[R] | tuple[R, ...]) -> Page[R]:
+    if len(records) == len(page.records):
+        return page
+    return Page(tuple(records), page.total, page.pages, page.current, page.size)

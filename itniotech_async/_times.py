@@ -1,0 +1,83 @@
+"""Instants and windows: UTC arithmetic, whole seconds, and the 31-day windows of a range.
+
+The service stamps records in whole seconds and takes ranges of at most 31
+days. Everything here works on real elapsed time (UTC), never on wall-clock
+arithmetic in a zone with daylight saving.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+
+__all__ = [
+    "MAX_WINDOW",
+    "MAX_WINDOW_SECONDS",
+    "epoch_seconds",
+    "has_whole_second",
+    "seconds_to_datetime",
+    "utc",
+    "whole_second_span",
+    "window_spans",
+]
+
+#: The longest range one query may span.
+MAX_WINDOW = timedelta(days=31)
+MAX_WINDOW_SECONDS = int(MAX_WINDOW.total_seconds())
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC.
+
+    Arithmetic and comparisons between two datetimes that share a tzinfo
+    (a ``ZoneInfo`` zone, say) use wall-clock time in Python, which is wrong
+    across a DST change: the SDK always measures instants in UTC.
+    """
+    return value.astimezone(timezone.utc)
+
+
+def epoch_seconds(value: datetime, *, ceil: bool = False) -> int:
+    """Whole seconds since the Unix epoch of an aware datetime, rounded down (or up)."""
+    delta = utc(value) - _EPOCH
+    seconds = delta.days * 86_400 + delta.seconds
+    return seconds + 1 if ceil and delta.microseconds else seconds
+
+
+def seconds_to_datetime(seconds: int, tz: tzinfo | None) -> datetime:
+    """The instant ``seconds`` after the epoch, in ``tz`` (UTC when ``None``)."""
+    return datetime.fromtimestamp(seconds, tz or timezone.utc)
+
+
+def whole_second_span(start: datetime, end: datetime) -> tuple[int, int] | None:
+    """The whole seconds ``[first, last]`` that ``[start, end]`` holds, or ``None``.
+
+    A record is stamped in whole seconds, so ``start`` is rounded up and
+    ``end`` rounded down; a range inside one second can match nothing.
+    """
+    first, last = epoch_seconds(start, ceil=True), epoch_seconds(end)
+    return (first, last) if first <= last else None
+
+
+def has_whole_second(start: datetime, end: datetime) -> bool:
+    """Whether ``[start, end]`` holds a whole second, the stamp of any record."""
+    return whole_second_span(start, end) is not None
+
+
+def window_spans(first: int, last: int, span: int = MAX_WINDOW_SECONDS) -> list[tuple[int, int]]:
+    """Split the seconds ``[first, last]`` into windows of at most ``span`` seconds.
+
+    Neighbouring windows overlap by two seconds (the next starts one second
+    before the previous ends). Whether the service's range ends are inclusive
+    is not published: with that overlap every second lies inside some window
+    whatever the rule, and a record the two windows share is recognised by
+    its id.
+    """
+    windows = []
+    lo = first
+    while True:
+        hi = min(lo + span, last)
+        windows.append((lo, hi))
+        if hi >= last:
+            return windows
+        lo = hi - 1
