@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import attrs
 import httpx
 
-from itniotech_async import ItnioClient, SipCallRecord, _client
+from itniotech_async import ItnioClient, SipCallRecord, _decode
 from itniotech_async._auth import compute_sign
 from itniotech_async._transport import AutoTransport
 
@@ -279,12 +279,12 @@ def bare_install(active: bool) -> Iterator[None]:
     if not active:
         yield
         return
-    saved = _client._loads, _client._DECODE_ERRORS
-    _client._loads, _client._DECODE_ERRORS = json.loads, (ValueError,)
+    saved = _decode.orjson
+    _decode.orjson = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        _client._loads, _client._DECODE_ERRORS = saved
+        _decode.orjson = saved
 
 
 async def sdk_walk_for(

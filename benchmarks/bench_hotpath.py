@@ -235,10 +235,10 @@ def _best_per_call(func: Callable[[], object], repeat: int = 5) -> float:
 
 
 def _sdk_loads() -> Callable[[bytes], Any]:
-    """The JSON decoder of the SDK's client (a private detail; json.loads if it moved)."""
-    from itniotech_async import _client
+    """The JSON parser the SDK's client uses (a private detail)."""
+    from itniotech_async import _decode
 
-    loads: Callable[[bytes], Any] = getattr(_client, "_loads", json.loads)
+    loads: Callable[[bytes], Any] = orjson.loads if _decode.orjson is not None else json.loads
     return loads
 
 

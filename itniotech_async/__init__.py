@@ -26,6 +26,7 @@ from ._errors import (
     RecordingTooLargeError,
     RecordingUrlExpiredError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     ResponseValidationError,
     ServerError,
     TimeRangeError,
@@ -33,6 +34,7 @@ from ._errors import (
     TransportError,
 )
 from ._iterator import StreamIterator
+from ._limiter import ClientStats
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
 from ._pagination import PageStream, RecordStream
 from ._recordings import (
@@ -53,6 +55,7 @@ __all__ = [
     "ArchiveVersionError",
     "AuthenticationError",
     "CallRecord",
+    "ClientStats",
     "DownloadStatus",
     "GroupCallRecord",
     "HttpStatusError",
@@ -75,6 +78,7 @@ __all__ = [
     "RecordingUrl",
     "RecordingUrlExpiredError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "SipCallRecord",

@@ -1,30 +1,27 @@
 """Request signing as an :class:`httpx.Auth` flow, and the server-clock offset.
 
 Every attempt, retries included, gets a fresh ``Timestamp`` and
-``Sign = md5(api_key + api_secret + Timestamp)``. When the service answers
-status ``-16`` (timestamp expired), the flow reads the server's clock from the
-response's ``Date`` header, stores the offset on a shared :class:`ServerClock`,
-re-signs and sends the request once more. Later requests use the corrected
-clock from the start.
+``Sign = md5(api_key + api_secret + Timestamp)``, from the local clock
+corrected by a shared :class:`ServerClock`. When the service answers status
+``-16`` (timestamp expired), the client (which alone reads bodies, within its
+size limit) has the clock learn the server's time from the ``Date`` header
+and sends the request once more; later requests use the corrected clock from
+the start. The flow never reads a response, so httpx leaves the body unread.
 """
 
 from __future__ import annotations
 
 import email.utils
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Generator
 
 import httpx
 
-__all__ = ["ItnioAuth", "ServerClock", "compute_sign"]
+__all__ = ["ItnioAuth", "ServerClock", "compute_sign", "http_date"]
 
 logger = logging.getLogger("itniotech_async")
-
-# The envelope's status for "timestamp expired".
-_EXPIRED = "-16"
 
 
 def compute_sign(api_key: str, api_secret: str, timestamp: str) -> str:
@@ -32,6 +29,22 @@ def compute_sign(api_key: str, api_secret: str, timestamp: str) -> str:
     return hashlib.md5(
         (api_key + api_secret + timestamp).encode(), usedforsecurity=False
     ).hexdigest()
+
+
+def http_date(value: str | None) -> float | None:
+    """The Unix time of an HTTP date (as in ``Date`` or ``Retry-After``), or ``None``."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # pragma: no cover - parsedate gives aware for GMT
+        return None
+    try:
+        return when.timestamp()
+    except (OverflowError, ValueError, OSError):  # pragma: no cover - absurd years
+        return None
 
 
 class ServerClock:
@@ -51,17 +64,12 @@ class ServerClock:
 
     def learn(self, date_header: str | None) -> bool:
         """Set the offset from an HTTP ``Date`` header; return whether it could."""
-        if not date_header:
-            return False
-        try:
-            server = email.utils.parsedate_to_datetime(date_header)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if server.tzinfo is None:  # pragma: no cover - parsedate gives aware for GMT
+        server = http_date(date_header)
+        if server is None:
             return False
         # Date has one-second resolution: the true server time lies in
         # [Date, Date + 1), so aim for the middle.
-        self.offset = server.timestamp() + 0.5 - time.time()
+        self.offset = server + 0.5 - time.time()
         logger.debug("learned server clock offset: %+.1f s", self.offset)
         return True
 
@@ -69,29 +77,11 @@ class ServerClock:
         return f"ServerClock(offset={self.offset:+.1f})"
 
 
-# An envelope that says "timestamp expired" carries no data, so it is small:
-# longer bodies (pages of records) are not searched.
-_EXPIRED_MAX_BYTES = 4096
-
-
-def _is_expired(response: httpx.Response) -> bool:
-    content = response.content
-    if len(content) > _EXPIRED_MAX_BYTES or b"-16" not in content:
-        return False
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return False
-    return isinstance(body, dict) and str(body.get("status")) == _EXPIRED
-
-
 class ItnioAuth(httpx.Auth):
     """Signs each request with ``Api-Key``, ``Timestamp`` and ``Sign``.
 
     The secret is held privately and never shown by ``repr``.
     """
-
-    requires_response_body = True
 
     def __init__(self, api_key: str, api_secret: str, clock: ServerClock | None = None) -> None:
         self._api_key = api_key
@@ -110,12 +100,4 @@ class ItnioAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Sign ``request``; on status -16, learn the server's clock and re-sign it once."""
         self._sign(request)
-        response = yield request
-        if (
-            response.status_code == 200
-            and _is_expired(response)
-            and self.clock.learn(response.headers.get("Date"))
-        ):
-            logger.debug("timestamp expired; re-signing with the server's clock")
-            self._sign(request)
-            yield request
+        yield request

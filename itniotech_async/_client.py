@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
+import math
 import os
 import random
+import re
 import time
+import warnings
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -15,17 +17,22 @@ from typing import Any
 import anyio
 import httpx
 
-from ._auth import ItnioAuth, ServerClock
+from ._auth import ItnioAuth, ServerClock, http_date
 from ._background import Background
+from ._decode import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_SIZE, loads, read_body
 from ._errors import (
+    ApiError,
     HttpStatusError,
     InvalidArgumentError,
     ItnioError,
     ResponseDecodeError,
     ServerError,
+    TimestampExpiredError,
     TransportError,
     api_error,
+    map_exceptions,
 )
+from ._limiter import ClientStats, Limiter, Outcome
 from ._transport import AutoTransport
 from ._voice import VoiceResource
 
@@ -35,7 +42,12 @@ logger = logging.getLogger("itniotech_async")
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
 # The vendor asks for this Content-Type on every request, GET included.
-_HEADERS = {"Content-Type": "application/json;charset=UTF-8", "User-Agent": "itniotech-async"}
+# The codings asked for are the ones _decode undoes within the size limit.
+_HEADERS = {
+    "Content-Type": "application/json;charset=UTF-8",
+    "User-Agent": "itniotech-async",
+    "Accept-Encoding": ACCEPT_ENCODING,
+}
 _TEMPLATE_CACHE_SIZE = 64
 # A Retry-After longer than this is not waited out: the error is raised.
 _MAX_RETRY_AFTER = 60.0
@@ -43,36 +55,51 @@ _MAX_BACKOFF = 30.0
 
 
 class _Retry(Exception):
-    """Internal: an attempt failed in a way that may be retried."""
+    """Internal: an attempt failed in a way that may be retried.
 
-    def __init__(self, error: ItnioError, retry_after: float | None = None) -> None:
+    ``outcome`` tells the limiter whether the server signalled overload.
+    """
+
+    def __init__(
+        self, error: ItnioError, retry_after: float | None = None, outcome: Outcome = "other"
+    ) -> None:
         self.error = error
         self.retry_after = retry_after
+        self.outcome = outcome
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+class _Expired(Exception):
+    """Internal: status -16, with the answer's ``Date`` to learn the server's clock from."""
+
+    def __init__(self, error: ApiError, date: str | None) -> None:
+        self.error = error
+        self.date = date
+
+
+def _retry_after(response: httpx.Response, clock: ServerClock) -> float | None:
+    """Seconds to wait as the answer's ``Retry-After`` says, or ``None``.
+
+    An HTTP date is measured against the server's clock: the same answer's
+    ``Date`` when it has one (both come from the one clock), else the local
+    clock corrected by the offset the client has learned.
+    """
+    value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        when = http_date(value)
+        if when is None:
+            return None
+        now = http_date(response.headers.get("Date"))
+        seconds = when - (clock.now() if now is None else now)
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-try:  # The "fast" extra: orjson parses the pages about twice as fast as json.
-    import orjson
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-    _DECODE_ERRORS: tuple[type[Exception], ...] = (ValueError, orjson.JSONDecodeError)
-except ImportError:  # pragma: no cover - depends on the install
-    _loads = json.loads
-    _DECODE_ERRORS = (ValueError,)
+def _redact(url: str) -> str:
+    """``url`` with any ``user:password@``, query and fragment hidden, for messages."""
+    return re.sub(r"[?#].*", "?***", re.sub(r"(?<=//)[^/?#]*@", "***@", url), flags=re.DOTALL)
 
 
 class ItnioClient:
@@ -89,10 +116,33 @@ class ItnioClient:
     ``max_concurrency`` caps the requests in flight across the whole client,
     streams included. Transport errors, HTTP 429 and 5xx and status ``-18``
     are retried up to ``max_retries`` times with exponential backoff and
-    jitter (starting at ``retry_backoff`` seconds), honouring ``Retry-After``.
+    jitter (starting at ``retry_backoff`` seconds), honouring ``Retry-After``
+    (an HTTP date in it is read against the server's clock).
+
+    With ``adaptive`` (the default) the number of requests in flight adapts
+    to the server, never above ``max_concurrency``: it halves on overload
+    (HTTP 429 or 503, status ``-18``, timeouts) and grows back slowly, and a
+    throttle caps the rate just under what the server admitted (see
+    ``_limiter``). A ``Retry-After`` pauses the whole client. ``max_rate``
+    caps requests per second. :attr:`stats` tells what the client is doing.
+
+    ``timeout`` bounds each attempt as a whole: connecting, sending and
+    reading the entire body must end within it (a number of seconds; with an
+    :class:`httpx.Timeout`, within the sum of its phases), or the attempt
+    fails as a retried :class:`TransportError`. A number also bounds each
+    phase, as in httpx. ``None`` turns every limit off.
+
+    ``max_response_size`` caps a body, both as sent and decompressed
+    (32 MiB by default; a page of 100 records is about 70 KB): a larger
+    answer raises :class:`ResponseTooLargeError` without the rest being read.
+
+    ``base_url`` must not carry credentials (``user:password@``), a query or
+    a fragment: such a URL is refused, so no secret can show in a ``repr``,
+    a log line or an error.
 
     An ``http_client`` passed in is used as it is and never closed by this
-    client; its ``base_url`` and ``auth`` are not used.
+    client; its ``base_url`` and ``auth`` are not used, its own timeout
+    applies to each phase, and ``timeout`` still bounds each attempt.
     """
 
     def __init__(
@@ -106,6 +156,9 @@ class ItnioClient:
         max_concurrency: int = 8,
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        adaptive: bool = True,
+        max_rate: float | None = None,
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("ITNIO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("ITNIO_API_SECRET")
@@ -123,16 +176,22 @@ class ItnioClient:
                 "missing API secret: pass api_secret or set the ITNIO_API_SECRET "
                 "environment variable"
             )
-        base_url = base_url or os.environ.get("ITNIO_BASE_URL") or DEFAULT_BASE_URL
-        try:
-            url = httpx.URL(base_url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise InvalidArgumentError(f"invalid base_url {base_url!r}") from exc
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidArgumentError(f"base_url must be an http(s) URL, got {base_url!r}")
+        url = _check_base_url(base_url or os.environ.get("ITNIO_BASE_URL") or DEFAULT_BASE_URL)
         _check_timeout(timeout)
         _check_int("max_retries", max_retries, 0)
         _check_int("max_concurrency", max_concurrency, 1)
+        _check_int("max_response_size", max_response_size, 1)
+        if not isinstance(adaptive, bool):
+            raise InvalidArgumentError(f"adaptive must be True or False, got {adaptive!r}")
+        if max_rate is not None and (
+            not isinstance(max_rate, (int, float))
+            or isinstance(max_rate, bool)
+            or not 0 < max_rate < float("inf")
+        ):
+            raise InvalidArgumentError(
+                f"max_rate must be a positive number of requests per second or None, "
+                f"got {max_rate!r}"
+            )
         if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
             raise InvalidArgumentError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
@@ -143,19 +202,32 @@ class ItnioClient:
         self._max_retries = max_retries
         self._max_concurrency = max_concurrency
         self._retry_backoff = float(retry_backoff)
+        self._max_response_size = max_response_size
+        self._deadline = _attempt_deadline(timeout)
         self._auth = ItnioAuth(api_key, api_secret, ServerClock())
         self._owns_http = http_client is None
-        self._http = http_client if http_client is not None else self._make_http(timeout)
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._transport: AutoTransport | None = None
+        if http_client is None:
+            self._transport = AutoTransport(max_connections=max_concurrency)
+            http_client = _HttpClient(timeout=timeout, transport=self._transport)
+        self._http = http_client
+        self._limiter = Limiter(
+            max_concurrency,
+            adaptive=adaptive,
+            max_rate=None if max_rate is None else float(max_rate),
+        )
         self._templates: dict[tuple[str, str], httpx.Request] = {}
         self._producers: set[Background] = set()
         self._entered = False
         self._closed = False
+        # Warns (once, ours) and closes the sockets of a client collected
+        # without aclose(), before aiohttp or the sockets would complain.
+        self._finalizer = (
+            weakref.finalize(self, _collected_unclosed, self._transport)
+            if self._transport is not None
+            else None
+        )
         self.voice = VoiceResource(self)
-
-    def _make_http(self, timeout: float | httpx.Timeout | None) -> httpx.AsyncClient:
-        transport = AutoTransport(max_connections=self.max_concurrency)
-        return _HttpClient(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         key = self._api_key[:4] + "..." if len(self._api_key) > 4 else "***"
@@ -170,6 +242,16 @@ class ItnioClient:
     def max_concurrency(self) -> int:
         """The cap on requests in flight across the whole client."""
         return self._max_concurrency
+
+    @property
+    def stats(self) -> ClientStats:
+        """What the client is doing now: its limit in flight, rate, requests, retries, throttles."""
+        return self._limiter.stats()
+
+    @property
+    def max_response_size(self) -> int:
+        """The cap on a body's size in bytes, as sent and decompressed."""
+        return self._max_response_size
 
     @property
     def base_url(self) -> str:
@@ -216,6 +298,8 @@ class ItnioClient:
             producer.cancel()
         for producer in producers:
             await producer.join()
+        if self._finalizer is not None:
+            self._finalizer.detach()
         if self._owns_http:
             await self._http.aclose()
 
@@ -268,12 +352,6 @@ class ItnioClient:
             self._templates[key] = template
         return template
 
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        # Made on first use: anyio primitives need a running event loop.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
-        return self._limiter
-
     async def _request(self, method: str, path: str, content: bytes | None = None) -> Any:
         """Send one signed request with retries; return the envelope's ``data``.
 
@@ -285,26 +363,39 @@ class ItnioClient:
         if self._http.is_closed:
             raise ItnioError("the http_client passed to this client is closed")
         request = self._build(method, path, content)
-        limiter = self._get_limiter()
+        limiter = self._limiter
         attempt = 0
+        resigned = False
         while True:
             try:
-                # A free slot is taken without the two event-loop round trips
-                # that ``async with limiter`` makes; a busy one is waited for.
+                epoch = await limiter.acquire()
+                outcome: Outcome = "other"
                 try:
-                    limiter.acquire_nowait()
-                except anyio.WouldBlock:
-                    await limiter.acquire()
-                try:
-                    return await self._attempt(request, method, path, attempt)
+                    data = await self._attempt(request, method, path, attempt)
+                    outcome = "ok"
+                    return data
+                except _Retry as retry:
+                    outcome = retry.outcome
+                    raise
                 finally:
-                    limiter.release()
+                    limiter.release(epoch, outcome)
+            except _Expired as expired:
+                # Once per call: sign again with the clock the answer's Date shows.
+                if resigned or not self._auth.clock.learn(expired.date):
+                    raise expired.error from None
+                resigned = True
+                logger.debug("timestamp expired; re-signing with the server's clock")
             except _Retry as retry:
+                wait = retry.retry_after
+                if wait is not None and wait <= _MAX_RETRY_AFTER:
+                    # The whole client waits, not only this call (even if it gives up).
+                    limiter.pause(wait)
                 if attempt >= self._max_retries:
                     raise retry.error from retry.error.__cause__
-                delay = self._backoff(attempt, retry.retry_after)
+                delay = self._backoff(attempt, wait)
                 if delay is None:
                     raise retry.error from retry.error.__cause__
+                limiter.note_retry()
                 attempt += 1
                 logger.info(
                     "%s %s failed (%s); retry %d/%d in %.2f s",
@@ -325,48 +416,66 @@ class ItnioClient:
         return cap / 2 + random.uniform(0, cap / 2)
 
     async def _attempt(self, request: httpx.Request, method: str, path: str, attempt: int) -> Any:
+        """Send once and read the whole answer within the deadline; return ``data``."""
+        what = f"{method} {path}"
         started = time.perf_counter()
+        deadline = self._deadline
+        body = b""
         try:
-            response = await self._http.send(request, auth=self._auth)
-        except httpx.TimeoutException as exc:
-            raise _Retry(_chain(TransportError(f"{method} {path} timed out"), exc)) from None
-        except httpx.TransportError as exc:
-            failed = TransportError(f"{method} {path} failed: {type(exc).__name__}: {exc}")
-            raise _Retry(_chain(failed, exc)) from None
-        except httpx.HTTPError as exc:
-            raise _chain(
-                ResponseDecodeError(f"{method} {path}: unreadable response: {exc}"), exc
-            ) from exc
+            with (
+                anyio.move_on_after(math.inf if deadline is None else deadline) as scope,
+                map_exceptions(what),
+            ):
+                response = await self._http.send(request, auth=self._auth, stream=True)
+                try:
+                    if response.status_code == 200:
+                        body = await read_body(response, self._max_response_size)
+                finally:
+                    await response.aclose()
+            if scope.cancelled_caught:
+                raise TransportError(
+                    f"{what} timed out: the attempt (connect, send and read the whole "
+                    f"answer) took longer than the {deadline:g} s timeout"
+                ) from TimeoutError(f"the deadline of {deadline:g} s passed")
+        except TransportError as exc:
+            timed_out = isinstance(exc.__cause__, httpx.TimeoutException | TimeoutError)
+            raise _Retry(exc, outcome="overload" if timed_out else "other") from None
+        status_code = response.status_code
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "%s %s -> HTTP %d in %.3f s (attempt %d)",
-                method,
-                path,
-                response.status_code,
+                "%s -> HTTP %d in %.3f s (attempt %d)",
+                what,
+                status_code,
                 time.perf_counter() - started,
                 attempt + 1,
             )
-        status_code = response.status_code
         if status_code != 200:
             error = HttpStatusError(
-                status_code, f"{method} {path}: HTTP {status_code} {response.reason_phrase}"
+                status_code, f"{what}: HTTP {status_code} {response.reason_phrase}"
             )
             if status_code == 429 or status_code >= 500:
-                raise _Retry(error, _retry_after(response))
+                outcome: Outcome = (
+                    "throttle"
+                    if status_code == 429
+                    else "overload"
+                    if status_code in (503, 504)
+                    else "other"
+                )
+                raise _Retry(error, _retry_after(response, self._auth.clock), outcome)
             raise error
-        try:
-            envelope = _loads(response.content)
-        except _DECODE_ERRORS as exc:
-            raise ResponseDecodeError(f"{method} {path}: the body is not JSON") from exc
-        if not isinstance(envelope, dict) or "status" not in envelope:
-            raise ResponseDecodeError(f"{method} {path}: the body is not an ITNIO envelope")
+        with map_exceptions(what):
+            envelope = loads(body)
+        if envelope.__class__ is not dict or "status" not in envelope:
+            raise ResponseDecodeError(f"{what}: the body is not an ITNIO envelope")
         status = str(envelope["status"])
         if status == "0":
             return envelope.get("data")
         reason = str(envelope.get("reason") or "")
         api_failure = api_error(status, reason)
         if isinstance(api_failure, ServerError):
-            raise _Retry(api_failure)
+            raise _Retry(api_failure, outcome="throttle")
+        if isinstance(api_failure, TimestampExpiredError):
+            raise _Expired(api_failure, response.headers.get("Date"))
         raise api_failure
 
     def _spawn(self, func: Callable[[], Awaitable[None]]) -> Background:
@@ -383,7 +492,7 @@ class ItnioClient:
     @property
     def limiter(self) -> anyio.CapacityLimiter:
         """The client-wide cap on requests in flight; a file download holds one slot."""
-        return self._get_limiter()
+        return self._limiter.capacity()
 
     @property
     def given_http_client(self) -> httpx.AsyncClient | None:
@@ -469,6 +578,46 @@ class _BodyIterator:
 def _chain(error: ItnioError, cause: BaseException) -> ItnioError:
     error.__cause__ = cause
     return error
+
+
+def _check_base_url(base_url: object) -> httpx.URL:
+    if not isinstance(base_url, str):
+        raise InvalidArgumentError(f"base_url must be a str, got {type(base_url).__name__}")
+    shown = _redact(base_url)
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        # (httpx's message may quote the URL: it is not chained.)
+        raise InvalidArgumentError(f"invalid base_url {shown!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidArgumentError(f"base_url must be an http(s) URL, got {shown!r}")
+    if url.userinfo:
+        raise InvalidArgumentError(
+            "base_url must not carry credentials (user:password@): the API is "
+            f"authenticated by api_key and api_secret; got {shown!r}"
+        )
+    if url.query or url.fragment or "?" in base_url or "#" in base_url:
+        raise InvalidArgumentError(f"base_url must not carry a query or fragment, got {shown!r}")
+    return url
+
+
+def _attempt_deadline(timeout: float | httpx.Timeout | None) -> float | None:
+    """Seconds one attempt may take in all: ``timeout``, or the sum of an httpx.Timeout's phases."""
+    if isinstance(timeout, httpx.Timeout):
+        phases = [t for t in (timeout.connect, timeout.write, timeout.read, timeout.pool) if t]
+        return float(sum(phases)) if phases else None
+    return None if timeout is None else float(timeout)
+
+
+def _collected_unclosed(transport: AutoTransport) -> None:
+    """Called when a client is garbage-collected without ``aclose()``."""
+    if transport.abandon():
+        warnings.warn(
+            "an ItnioClient was garbage-collected without being closed; its connections "
+            "were dropped. Use `async with ItnioClient(...)` or `await client.aclose()`.",
+            ResourceWarning,
+            stacklevel=1,
+        )
 
 
 def _check_timeout(timeout: object) -> None:

@@ -14,6 +14,7 @@
     ├── TransportError                       connection failed, timed out, dropped
     ├── HttpStatusError (.status_code)       an HTTP answer other than 200
     ├── ResponseDecodeError                  a body that is not a JSON envelope
+    │   └── ResponseTooLargeError (.limit)   a body over the client's max_response_size
     ├── ResponseValidationError              JSON that does not fit the record types
     ├── PaginationError                      a result set that would not hold still
     ├── RecordingError (.status_code)        a recording could not be downloaded
@@ -23,11 +24,24 @@
     └── ArchiveError                         the archive's database failed or refused
         └── ArchiveVersionError              an archive written by a newer version
 
-Foreign exceptions (httpx, json, cattrs, sqlite3, psycopg) are translated where they arise and
-kept as ``__cause__``. No message ever carries the API secret or a ``Sign``.
+Foreign exceptions met while sending a request and reading its answer
+(httpx, aiohttp through the transport, ssl, zlib, json, orjson) are
+translated by one table, :data:`_EXCEPTION_MAP`, and one context manager,
+:func:`map_exceptions`; cattrs errors are translated where records are
+structured, and sqlite3's and psycopg's where the archive
+uses them. The original is kept as ``__cause__`` and the message says in
+words what happened. No message ever carries the API secret or a ``Sign``.
 """
 
 from __future__ import annotations
+
+import contextlib
+import ssl
+import zlib
+from collections.abc import Iterator
+
+import anyio
+import httpx
 
 __all__ = [
     "ApiError",
@@ -45,12 +59,15 @@ __all__ = [
     "RecordingTooLargeError",
     "RecordingUrlExpiredError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServerError",
     "TimeRangeError",
     "TimestampExpiredError",
     "TransportError",
     "api_error",
+    "describe",
+    "map_exceptions",
 ]
 
 
@@ -162,6 +179,21 @@ class ResponseDecodeError(ItnioError):
     """The body is not JSON, or not an ITNIO envelope."""
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """The body is larger than the client's ``max_response_size``; the rest was not read.
+
+    ``limit`` is that size in bytes. Both the bytes on the wire and the bytes
+    they decompress to are counted against it.
+    """
+
+    def __init__(self, limit: int, message: str) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[ResponseTooLargeError], tuple[int, str]]:
+        return (type(self), (self.limit, self.args[0]))
+
+
 class ResponseValidationError(ItnioError):
     """The JSON does not fit the record types (a field of the wrong shape)."""
 
@@ -204,3 +236,83 @@ class ArchiveError(ItnioError):
 
 class ArchiveVersionError(ArchiveError):
     """The archive was written by a newer version of this package, with a newer schema."""
+
+
+# What each foreign exception met while sending and reading means, most
+# specific first by class: the first class of an exception's MRO found here
+# decides. Transport errors are retried by the client; the others are not.
+_EXCEPTION_MAP: dict[type[BaseException], tuple[type[ItnioError], str]] = {
+    httpx.TimeoutException: (TransportError, "timed out"),
+    httpx.ProxyError: (TransportError, "failed at the proxy"),
+    httpx.UnsupportedProtocol: (InvalidArgumentError, "cannot be sent"),
+    httpx.TransportError: (TransportError, "failed"),
+    httpx.DecodingError: (ResponseDecodeError, "sent a body that could not be decoded"),
+    httpx.InvalidURL: (InvalidArgumentError, "has an invalid URL"),
+    httpx.HTTPError: (TransportError, "failed"),
+    httpx.StreamError: (ItnioError, "could not read the answer"),
+    anyio.BrokenResourceError: (TransportError, "failed"),
+    anyio.ClosedResourceError: (TransportError, "failed"),
+    anyio.EndOfStream: (TransportError, "failed"),
+    ssl.SSLError: (TransportError, "failed"),
+    OSError: (TransportError, "failed"),
+    EOFError: (TransportError, "failed"),
+    zlib.error: (ResponseDecodeError, "sent a corrupt compressed body"),
+    RecursionError: (ResponseDecodeError, "sent JSON nested too deeply to decode"),
+    UnicodeError: (ResponseDecodeError, "sent a body that is not valid text"),
+    ValueError: (ResponseDecodeError, "sent a body that is not JSON"),
+    # Anything else a transport may raise (a custom one passed in, say).
+    Exception: (ItnioError, "failed unexpectedly"),
+}
+
+
+@contextlib.contextmanager
+def map_exceptions(what: str) -> Iterator[None]:
+    """Raise the :class:`ItnioError` that stands for a foreign exception raised inside.
+
+    ``what`` names the request in messages, such as ``"GET /voice/recordSip/1"``.
+    The foreign exception becomes the ``__cause__``; exceptions not in the
+    table (and this SDK's own) pass through unchanged.
+    """
+    try:
+        yield
+    except ItnioError:
+        raise
+    except Exception as exc:
+        for cls in type(exc).__mro__:
+            mapped = _EXCEPTION_MAP.get(cls)
+            if mapped is not None:
+                error_class, verb = mapped
+                raise error_class(f"{what} {verb}: {describe(exc)}") from exc
+        raise
+
+
+def describe(exc: BaseException) -> str:
+    """Say in words what an exception means, looking through its causes.
+
+    Transports often wrap the telling error (a TLS alert, a refused
+    connection) in one with an empty message; this finds it.
+    """
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(chain) < 16:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    # aiohttp's TLS errors subclass ssl's without their attributes (the real
+    # one is their cause): prefer an error that has them.
+    tls = sorted(
+        (error for error in chain if isinstance(error, ssl.SSLError)),
+        key=lambda error: getattr(error, "reason", None) is None,
+    )
+    for failure in tls:
+        if isinstance(failure, ssl.SSLCertVerificationError):
+            detail = getattr(failure, "verify_message", None) or getattr(failure, "reason", None)
+            return f"TLS certificate verification failed: {detail or failure}"
+    if tls:
+        return f"TLS handshake failed: {getattr(tls[0], 'reason', None) or tls[0]}"
+    for error in chain:
+        text = str(error).strip()
+        if text:
+            return f"{type(error).__name__}: {text}"
+    return type(exc).__name__

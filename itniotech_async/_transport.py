@@ -6,7 +6,13 @@ So when aiohttp is installed (the ``fast`` extra) and the running event loop
 is asyncio, requests go through an aiohttp session; on trio, or without
 aiohttp, they go through :class:`httpx.AsyncHTTPTransport`. Either way the
 client above sees httpx requests, responses and exceptions only: aiohttp's
-errors are mapped onto httpx's, so retries and error mapping stay in one place.
+errors are mapped onto httpx's by one table (:data:`_AIOHTTP_EXC_MAP`), so
+retries and error mapping stay in one place.
+
+The two paths put the same bytes on the wire: the URL goes to aiohttp as
+already encoded (yarl would otherwise decode ``%3B`` back to ``;`` in a path,
+which a servlet-style server reads as a path parameter), and the body is
+streamed to the client above, which reads it within its own limits.
 
 TLS is verified with httpx's default context in both cases. That context is
 made once per process: making one costs some 20 ms of CPU (it loads the CA
@@ -17,9 +23,11 @@ every time. On the aiohttp path, plain ``http`` never makes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -29,6 +37,7 @@ from ._errors import ItnioError
 
 try:
     import aiohttp
+    import yarl
 except ImportError:  # pragma: no cover - depends on the install
     aiohttp = None  # type: ignore[assignment]
 
@@ -99,27 +108,24 @@ class AutoTransport(httpx.AsyncBaseTransport):
         ]
         url = request.url
         content = await request.aread()  # (a no-op when the request was built with content)
-        try:
-            async with session.request(
+        with _mapped_aiohttp_errors(request):
+            response = await session.request(
                 request.method,
-                str(url),
+                yarl.URL(str(url), encoded=True),
                 data=content or None,
                 headers=headers,
                 allow_redirects=False,
                 timeout=_timeout(request.extensions.get("timeout")),
                 proxy=self._proxy_for(url.scheme, url.host),
                 ssl=_ssl_context() if url.scheme == "https" else True,
-            ) as response:
-                body = await response.read()
-        except Exception as exc:
-            raise _map_error(exc, request) from exc
+            )
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
         return httpx.Response(
             response.status,
             headers=response.raw_headers,
-            content=body,
+            stream=_AiohttpBody(response, request),
             request=request,
             extensions=extensions,
         )
@@ -133,6 +139,28 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 proxy = None
             self._proxies[key] = proxy or None
         return self._proxies[key]
+
+    def abandon(self) -> bool:
+        """Drop every connection without awaiting (the owner was collected unclosed).
+
+        Returns whether there was anything open. aiohttp's session and
+        connector, and the sockets of httpx's pool, are closed here, so that
+        they do not warn in their turn (none of this has a public synchronous
+        API: each step is guarded, and at worst their own warning shows).
+        """
+        opened = self._httpx is not None
+        if self._httpx is not None:
+            _drop_httpx_connections(self._httpx)
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            opened = True
+            connector = session.connector
+            session.detach()
+            close = getattr(connector, "_close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):  # its loop may be closed or gone
+                    close()
+        return opened
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -165,26 +193,101 @@ def _timeout(values: Any) -> aiohttp.ClientTimeout:
     )
 
 
-def _map_error(exc: Exception, request: httpx.Request) -> httpx.TransportError:
-    """The httpx exception that stands for an aiohttp (or asyncio) failure."""
-    message = f"{type(exc).__name__}: {exc}"
-    cls: type[httpx.TransportError]
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        cls = httpx.ConnectTimeout
-    elif isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        cls = httpx.ReadTimeout
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        cls = httpx.ConnectError
-        if not isinstance(exc, aiohttp.ClientSSLError):
-            # aiohttp's own text says "ssl:default" even for a plain http URL.
-            message = f"{type(exc).__name__}: Cannot connect to host {exc.host}:{exc.port}"
-            message += f" [{exc.strerror or exc.os_error}]"
-    elif isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError)):
-        cls = httpx.RemoteProtocolError
-    elif isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientOSError, OSError)):
-        cls = httpx.ReadError
-    elif isinstance(exc, (aiohttp.InvalidURL, ValueError)):
-        cls = httpx.UnsupportedProtocol
-    else:  # any other aiohttp error, or aiohttp misbehaving: still a transport failure
-        cls = httpx.NetworkError
-    return cls(message, request=request)
+def _drop_httpx_connections(transport: httpx.AsyncHTTPTransport) -> None:
+    """Close the sockets of httpx's pool without awaiting (see AutoTransport.abandon)."""
+    pool = getattr(transport, "_pool", None)
+    for connection in list(getattr(pool, "connections", ())):
+        stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
+        if stream is None:
+            continue
+        with contextlib.suppress(Exception):  # the loop may be closed: nothing more to do
+            # On asyncio the socket belongs to an asyncio transport, which
+            # must close it; on trio the socket is closed directly.
+            asyncio_transport = getattr(getattr(stream, "_stream", None), "_transport", None)
+            if isinstance(asyncio_transport, asyncio.BaseTransport):
+                asyncio_transport.abort()  # type: ignore[attr-defined]
+            else:
+                stream.get_extra_info("socket").close()
+
+
+class _AiohttpBody(httpx.AsyncByteStream):
+    """An aiohttp response's body as an httpx stream, read chunk by chunk as it arrives.
+
+    A class rather than an async generator: a reader that stops early (the
+    body is too large, the deadline passed) leaves nothing suspended behind.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+        self._closed = False
+
+    def __aiter__(self) -> _AiohttpBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        with _mapped_aiohttp_errors(self._request):
+            chunk = await self._response.content.readany()
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        # A body read to its end leaves the connection for reuse; one left
+        # part-way closes it (there is no telling what else would arrive).
+        self._closed = True
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+# aiohttp's (and asyncio's) exceptions as httpx's, most specific first by
+# class: the first class of an exception's MRO found here decides.
+_AIOHTTP_EXC_MAP: dict[type[BaseException], type[httpx.TransportError]] = (
+    {
+        aiohttp.ConnectionTimeoutError: httpx.ConnectTimeout,
+        aiohttp.ServerTimeoutError: httpx.ReadTimeout,
+        asyncio.TimeoutError: httpx.ReadTimeout,
+        aiohttp.ClientProxyConnectionError: httpx.ProxyError,
+        aiohttp.ClientConnectorError: httpx.ConnectError,
+        aiohttp.ServerDisconnectedError: httpx.RemoteProtocolError,
+        aiohttp.ClientResponseError: httpx.RemoteProtocolError,
+        aiohttp.ClientPayloadError: httpx.ReadError,
+        aiohttp.ClientOSError: httpx.ReadError,
+        OSError: httpx.ReadError,
+        aiohttp.InvalidURL: httpx.UnsupportedProtocol,
+        ValueError: httpx.UnsupportedProtocol,
+        # Any other aiohttp error, or aiohttp misbehaving: still a transport failure.
+        Exception: httpx.NetworkError,
+    }
+    if aiohttp is not None
+    else {}
+)
+
+
+@contextlib.contextmanager
+def _mapped_aiohttp_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise the httpx exception that stands for an aiohttp (or asyncio) failure."""
+    try:
+        yield
+    except Exception as exc:
+        for cls in type(exc).__mro__:
+            mapped = _AIOHTTP_EXC_MAP.get(cls)
+            if mapped is not None:
+                raise mapped(_aiohttp_message(exc), request=request) from exc
+        raise
+
+
+def _aiohttp_message(exc: Exception) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        # aiohttp's own text says "ssl:default" even for a plain http URL.
+        return (
+            f"{type(exc).__name__}: Cannot connect to host {exc.host}:{exc.port}"
+            f" [{exc.strerror or exc.os_error}]"
+        )
+    return f"{type(exc).__name__}: {exc}"

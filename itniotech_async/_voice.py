@@ -41,6 +41,11 @@ T = TypeVar("T")
 _PATH_BREAKERS = frozenset("/\\?#%")
 
 
+# The longest voice id (percent-encoded) put in a request path: far above
+# real ids, far below what servers accept in a request line (often 8 KiB).
+_MAX_VOICE_ID_LENGTH = 1024
+
+
 def check_voice_id(voice_id: object) -> str:
     """Return ``voice_id`` quoted for the path, or raise if it is unusable."""
     if not isinstance(voice_id, str):
@@ -53,7 +58,13 @@ def check_voice_id(voice_id: object) -> str:
         raise InvalidArgumentError(
             f"voice_id {voice_id!r} contains characters that would change the request path"
         )
-    return quote(voice_id, safe="")
+    quoted = quote(voice_id, safe="")
+    if len(quoted) > _MAX_VOICE_ID_LENGTH:
+        raise InvalidArgumentError(
+            f"voice_id is too long for a URL: {len(quoted)} characters once percent-encoded, "
+            f"over {_MAX_VOICE_ID_LENGTH} (real ids are about 19 digits)"
+        )
+    return quoted
 
 
 def check_time(name: str, value: object) -> datetime:

@@ -22,7 +22,8 @@ import anyio
 import httpx
 import pytest
 
-from itniotech_async._auth import ItnioAuth, compute_sign
+import itniotech_async as itnio
+from itniotech_async._auth import compute_sign
 from itniotech_async.testing import FakeItnio, FakeRequest, Fault, generate_records
 
 pytestmark = pytest.mark.anyio
@@ -189,16 +190,14 @@ async def test_non_integer_timestamp_answers_minus_16(
 
 
 async def test_itnio_auth_recovers_from_skew_through_date(fake: FakeItnio) -> None:
-    """The SDK's signing flow learns the skewed clock from Date and gets status 0."""
+    """The SDK learns the skewed clock from Date, re-signs, and gets status 0."""
     fake.clock_skew = -900.0
-    auth = ItnioAuth(KEY, SECRET)
-    async with httpx.AsyncClient(
-        transport=fake.transport, base_url="http://fake", auth=auth
-    ) as http:
-        response = await http.get(f"/voice/recordGroup/{fake.group_records[0]['voiceId']}")
-    assert response.json()["status"] == "0"
+    async with httpx.AsyncClient(transport=fake.transport) as http:
+        client = itnio.ItnioClient(KEY, SECRET, http_client=http)
+        record = await client.voice.record_group(str(fake.group_records[0]["voiceId"]))
+    assert record is not None
     assert [request.answered for request in fake.requests] == ["-16", "0"]
-    assert abs(auth.clock.offset + 900) < 3
+    assert abs(client.clock_offset + 900) < 3
 
 
 async def test_unknown_path_is_404_and_wrong_method_is_405(client: httpx.AsyncClient) -> None:

@@ -16,8 +16,8 @@ For pytest, ``pytest_plugins = ["itniotech_async.testing.pytest_plugin"]`` in a
 from __future__ import annotations
 
 from ._data import generate_records
-from ._faults import Fault
+from ._faults import Fault, RateLimit
 from ._files import FakeFileHost
 from ._server import FakeItnio, FakeRequest
 
-__all__ = ["FakeFileHost", "FakeItnio", "FakeRequest", "Fault", "generate_records"]
+__all__ = ["FakeFileHost", "FakeItnio", "FakeRequest", "Fault", "RateLimit", "generate_records"]

@@ -39,9 +39,11 @@ class Answer:
     """What the handler wants sent back: a response, or a dropped connection.
 
     ``chunks``, when given, replaces ``body``: it is iterated lazily while the
-    body is sent (so large bodies are never held whole), ``headers`` must then
-    carry the ``Content-Length``, and raising :class:`DropConnection` from it
-    closes the connection midway.
+    body is sent (so large bodies are never held whole); it goes chunked
+    unless ``headers`` carry a ``Content-Length``, and raising
+    :class:`DropConnection` from it closes the connection midway.
+    ``interval`` pauses before each piece of the body; ``on_sent`` is told
+    the size of each piece sent.
     """
 
     status_code: int
@@ -49,9 +51,12 @@ class Answer:
     body: bytes = b""
     drop: bool = False
     chunks: Iterable[bytes] | None = None
+    interval: float = 0.0
+    on_sent: Callable[[int], None] | None = None
 
 
-# handler(method, path, lower-cased headers, body, raw query string) -> Answer
+# handler(method, raw path as sent (percent-encoded), lower-cased headers, body,
+# raw query string) -> Answer
 Handler = Callable[[str, str, dict[str, str], bytes, str], Awaitable[Answer]]
 
 _INTERNAL_ERROR = Answer(
@@ -77,18 +82,24 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         headers = {name.lower(): value for name, value in request.headers.items()}
         query = request.url.query.decode("ascii", "replace")
-        answer = await self._handler(request.method, request.url.path, headers, body, query)
+        raw_path = request.url.raw_path.decode("ascii").partition("?")[0]
+        answer = await self._handler(request.method, raw_path, headers, body, query)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             )
-        if answer.chunks is not None:
-            stream = _ChunkStream(answer.chunks, request)
-            return httpx.Response(
-                answer.status_code, headers=answer.headers, stream=stream, request=request
-            )
+        response_headers = list(answer.headers)
+        chunks = answer.chunks
+        if chunks is None:
+            response_headers.append(("Content-Length", str(len(answer.body))))
+            chunks = [answer.body] if answer.body else []
+        # A stream even for a whole body: httpx would decode (and so check) a
+        # body given as content at once, before the client sees it.
         return httpx.Response(
-            answer.status_code, headers=answer.headers, content=answer.body, request=request
+            answer.status_code,
+            headers=response_headers,
+            stream=_ChunkStream(chunks, request, answer),
+            request=request,
         )
 
 
@@ -99,17 +110,24 @@ class _ChunkStream(httpx.AsyncByteStream):
     checkpoints per chunk, so a download can be cancelled midway in process too.
     """
 
-    def __init__(self, chunks: Iterable[bytes], request: httpx.Request) -> None:
+    def __init__(self, chunks: Iterable[bytes], request: httpx.Request, answer: Answer) -> None:
         self._chunks = iter(chunks)
         self._request = request
+        self._answer = answer
+        self._closed = False
 
     def __aiter__(self) -> _ChunkStream:
         return self
 
     async def __anext__(self) -> bytes:
-        await anyio.lowlevel.checkpoint()
+        if self._closed:
+            raise StopAsyncIteration
+        if self._answer.interval:
+            await anyio.sleep(self._answer.interval)
+        else:
+            await anyio.lowlevel.checkpoint()
         try:
-            return next(self._chunks)
+            chunk = next(self._chunks)
         except StopIteration:
             raise StopAsyncIteration from None
         except DropConnection:
@@ -117,6 +135,12 @@ class _ChunkStream(httpx.AsyncByteStream):
                 "peer closed connection without sending complete message body",
                 request=self._request,
             ) from None
+        if self._answer.on_sent is not None:
+            self._answer.on_sent(len(chunk))
+        return chunk
+
+    async def aclose(self) -> None:
+        self._closed = True
 
 
 def _phrase(answer: Answer) -> bytes:
@@ -235,15 +259,16 @@ class TCPServer:
     async def _answer(self, request: h11.Request, body: bytes) -> Answer:
         target = request.target.decode("ascii", "replace")
         raw_path, _, query = target.partition("?")
-        path = unquote(raw_path)
         headers: dict[str, str] = {}
         for raw_name, raw_value in request.headers:
             name, value = raw_name.decode("ascii").lower(), raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         try:
-            return await self._handler(request.method.decode("ascii"), path, headers, body, query)
+            return await self._handler(
+                request.method.decode("ascii"), raw_path, headers, body, query
+            )
         except Exception:
-            logger.exception("fake server: error while handling %s", path)
+            logger.exception("fake server: error while handling %s", unquote(raw_path))
             return _INTERNAL_ERROR
 
     @staticmethod
@@ -252,6 +277,8 @@ class TCPServer:
             (name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
         ]
         headers.append((b"Content-Length", str(len(answer.body)).encode("ascii")))
+        if answer.on_sent is not None:
+            answer.on_sent(len(answer.body))
         chunks = (
             conn.send(
                 h11.Response(
@@ -281,7 +308,13 @@ class TCPServer:
                 break
             except DropConnection:
                 return False
+            if not chunk:
+                continue
+            if answer.interval:
+                await anyio.sleep(answer.interval)
             await stream.send(conn.send(h11.Data(data=chunk)) or b"")
+            if answer.on_sent is not None:
+                answer.on_sent(len(chunk))
         await stream.send(conn.send(h11.EndOfMessage()) or b"")
         return True
 

@@ -20,11 +20,12 @@ import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+from urllib.parse import unquote
 
 import anyio
 import attrs
@@ -32,7 +33,7 @@ import httpx
 
 from .._auth import compute_sign
 from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
-from ._faults import STATUS_REASONS, Fault
+from ._faults import STATUS_REASONS, Fault, RateLimit
 from ._files import FakeFileHost
 from ._http import Answer, InProcessTransport, TCPServer
 from ._paging import blank_times, is_blank, served_rows
@@ -93,6 +94,12 @@ class FakeRequest:
     answered: str | None = None
     fault: Fault | None = None
     query: str = ""
+    raw_path: str = ""
+    body_sent: int = 0
+
+    def count_sent(self, size: int) -> None:
+        """Add ``size`` to :attr:`body_sent`, the answer's body bytes sent so far."""
+        self.body_sent += size
 
     def header(self, name: str) -> str | None:
         """Return a request header by case-insensitive name, or ``None``."""
@@ -195,6 +202,10 @@ def _html(status_code: int, reason: str) -> bytes:
         f"<html><head><title>{title}</title></head>"
         f"<body><center><h1>{title}</h1></center><hr><center>gateway</center></body></html>"
     ).encode()
+
+
+def _split(body: bytes, size: int) -> Iterator[bytes]:
+    return (body[i : i + size] for i in range(0, len(body), size))
 
 
 def _format_retry_after(value: float | str) -> str:
@@ -344,6 +355,7 @@ class FakeItnio:
         self._page_cache_bytes = 0
         self._filter_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
 
+        self.rate_limit: RateLimit | None = None
         self._callbacks: list[Callback] = []
         self._faults: list[_Queued] = []
         self._chaos_rate = 0.0
@@ -531,6 +543,26 @@ class FakeItnio:
         self._chaos_faults = tuple(faults)
         self._chaos_rng = random.Random(seed)
 
+    def set_rate_limit(
+        self,
+        per_second: float | None = None,
+        *,
+        in_flight: int | None = None,
+        answer: Literal["429", "-18"] = "429",
+        retry_after: float | None = None,
+        burst: float | None = None,
+    ) -> RateLimit:
+        """Throttle requests beyond ``per_second`` and/or ``in_flight``; see :class:`RateLimit`.
+
+        Returns the limit, whose ``throttled`` and ``admitted`` count what it
+        did. Calling it with neither limit turns throttling off.
+        """
+        if per_second is None and in_flight is None:
+            self.rate_limit = None
+            return RateLimit()
+        self.rate_limit = RateLimit(per_second, in_flight, answer, retry_after, burst)
+        return self.rate_limit
+
     def clear_faults(self) -> None:
         """Forget queued faults and turn chaos off."""
         self._faults.clear()
@@ -579,8 +611,9 @@ class FakeItnio:
         return Answer(200, self._headers(), body)
 
     async def _handle(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, query: str = ""
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, query: str = ""
     ) -> Answer:
+        path = unquote(raw_path)
         self.request_count += 1
         self._in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
@@ -591,23 +624,45 @@ class FakeItnio:
                     parsed = json.loads(body)
                 except ValueError:
                     parsed = None
-            request = FakeRequest(method, path, headers, parsed, body, query=query)
+            request = FakeRequest(
+                method, path, headers, parsed, body, query=query, raw_path=raw_path
+            )
             if self.keep_requests:
                 self.requests.append(request)
             fault = request.fault = self._next_fault(path)
-            delay = self._draw_latency()
+            limit = self.rate_limit
+            throttle = limit.admit(self._in_flight) if limit is not None and fault is None else None
+            if throttle is not None:  # answered at once, as gateways do
+                fault = request.fault = throttle
+            delay = 0.0 if throttle is not None else self._draw_latency()
             if fault is not None and fault.kind == "slow":
                 delay += fault.seconds
             if delay > 0:
                 await anyio.sleep(delay)
-            if fault is not None and fault.kind != "slow":
+            if fault is not None and fault.kind not in ("slow", "trickle"):
                 request.answered = fault.name
-                return self._fault_answer(fault)
-            return await self._route(request)
+                answer = self._fault_answer(fault)
+            else:
+                answer = await self._route(request)
+            if fault is not None and fault.kind == "trickle" and answer.chunks is None:
+                answer = attrs.evolve(
+                    answer,
+                    headers=[*answer.headers, ("Content-Length", str(len(answer.body)))],
+                    chunks=_split(answer.body, fault.chunk_size),
+                    interval=fault.seconds,
+                )
+            return attrs.evolve(answer, on_sent=request.count_sent)
         finally:
             self._in_flight -= 1
 
     def _fault_answer(self, fault: Fault) -> Answer:
+        if fault.kind == "body":
+            return Answer(200, self._encoded(fault), fault.content)
+        if fault.kind == "huge":
+            headers = self._encoded(fault)
+            if fault.declare_length:
+                headers.append(("Content-Length", str(fault.size)))
+            return Answer(200, headers, chunks=fault.huge_chunks())
         if fault.kind == "drop":
             return Answer(0, drop=True)
         if fault.kind == "status":
@@ -615,9 +670,18 @@ class FakeItnio:
         if fault.kind == "not_json":
             return Answer(200, self._headers(_HTML_TYPE), _html(502, "Bad Gateway"))
         headers = self._headers(_HTML_TYPE)
-        if fault.retry_after is not None:
+        if fault.retry_after_date and isinstance(fault.retry_after, int | float):
+            when = time.time() + self.clock_skew + fault.retry_after
+            headers.append(("Retry-After", email.utils.formatdate(when, usegmt=True)))
+        elif fault.retry_after is not None:
             headers.append(("Retry-After", _format_retry_after(fault.retry_after)))
         return Answer(fault.http_status, headers, _html(fault.http_status, fault.http_reason()))
+
+    def _encoded(self, fault: Fault) -> list[tuple[str, str]]:
+        headers = self._headers()
+        if fault.content_encoding:
+            headers.append(("Content-Encoding", fault.content_encoding))
+        return headers
 
     def _not_found(self, request: FakeRequest, status_code: int) -> Answer:
         request.answered = f"http_{status_code}"
