@@ -44,13 +44,22 @@ def test_quickstart_runs() -> None:
     assert "phone calls in the last week" in result.stdout
 
 
-def test_readme_programs_run() -> None:
-    """Every README block that is a whole program (it calls anyio.run) runs offline."""
+def test_readme_programs_run(tmp_path: Path) -> None:
+    """Every README block that is a whole program (it calls anyio.run) runs offline.
+
+    They run in a temporary folder: a program that writes a file (the archive's
+    ``calls.db``) must not leave it in the checkout.
+    """
     programs = [(line, code) for line, code in python_blocks() if "\nanyio.run(" in code]
     assert len(programs) >= 2
     for line, code in programs:
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
         )
         assert result.returncode == 0, f"README.md:{line}: {result.stderr}"
 
