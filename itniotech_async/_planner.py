@@ -107,7 +107,6 @@ COUNT = "count"  # a count (size=1) of a window or a part
 SLICE = "slice"  # one page that should hold a whole part
 DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
-GAP_PROBES = True
 PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
 
 # A window's states.
@@ -550,8 +549,10 @@ class Planner(Generic[R]):
             top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
             if top == bottom:
                 self._probe(w, top - 1, top + 1)  # a second straddles the two pages
-            elif GAP_PROBES and above[2] != below[2] and bottom < top:
-                self._probe(w, bottom - 1, top + 1)  # read at different counts
+            elif above[2] > below[2] and bottom < top:
+                # The upper page counted more: read after calls arrived that
+                # may have pushed a record from it onto the lower page.
+                self._probe(w, bottom - 1, top + 1)
 
     def _probe(self, w: _Window, lo: int, hi: int, page: int = 1) -> None:
         lo, hi = max(lo, w.lo), min(hi, w.hi)
