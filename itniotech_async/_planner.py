@@ -463,16 +463,11 @@ class Planner(Generic[R]):
     def _stamp(self, w: _Window, job: Job, records: list[R]) -> None:
         """Keep the submit seconds of ``records``, new to ``w``, and check they lie in the query."""
         lo, hi = (job.part.lo, job.part.hi) if job.part is not None else (w.lo, w.hi)
-        stamps = []
-        for record in records:
-            t = record.submit_time
-            if t is None or t.tzinfo is None:
-                continue
-            s = int(t.timestamp())
-            if not lo <= s <= hi and w.trusted:
-                # The service does not filter on submitTime as we read it.
-                self._distrust(w)
-            stamps.append(s)
+        # (Record times are always aware: the converter refuses naive ones.)
+        stamps = [int(t.timestamp()) for r in records if (t := r.submit_time) is not None]
+        if stamps and w.trusted and (min(stamps) < lo or max(stamps) > hi):
+            # The service does not filter on submitTime as we read it.
+            self._distrust(w)
         if w.sorted_stamps is None:
             w.stamps.extend(stamps)
         else:
@@ -492,24 +487,27 @@ class Planner(Generic[R]):
     ) -> None:
         """Hand out ``records`` of ``w`` that no neighbour handed out: a page of the walk
         always (it may be empty), any other answer only when it brings records."""
-        keep = [r for r in records if not self._shared(w, r.voice_id)]
+        keep = list(records)
+        others = [ids for ids in self._neighbour_ids(w) if ids]
+        if others and keep:
+            fresh = {r.voice_id for r in keep}
+            if not all(fresh.isdisjoint(ids) for ids in others):
+                keep = [r for r in keep if not any(r.voice_id in ids for ids in others)]
         if self.limit is not None:
             keep = keep[: self.limit - self.emitted]
         self.emitted += len(keep)
         if keep or walk:
             self.ready.append(_page(page, keep))
 
-    def _shared(self, w: _Window, vid: str) -> bool:
-        """Whether a neighbour of ``w`` has handed out ``vid`` already."""
+    def _neighbour_ids(self, w: _Window) -> list[set[str]]:
+        """The ids of the neighbours of ``w`` that may have handed out records it meets."""
         windows = self.windows
+        found = []
         for index in (w.index - 1, w.index + 1):
-            if 0 <= index < len(windows):
-                other = windows[index]
-                if self.ordered and index > w.index:
-                    continue  # later windows are released after this one
-                if vid in other.ids:
-                    return True
-        return False
+            if 0 <= index < len(windows) and not (self.ordered and index > w.index):
+                # (When ordered, later windows are released after this one.)
+                found.append(windows[index].ids)
+        return found
 
     # -- the walk and its count ------------------------------------------------
 
