@@ -28,7 +28,6 @@ Both forms keep full concurrency whether or not the client was opened with
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
@@ -41,7 +40,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._background import Background
+from ._background import Background, BackgroundReader
 from ._errors import ItnioError, ResponseValidationError
 from ._iterator import StreamIterator
 from ._models import CallRecord, Page
@@ -196,8 +195,10 @@ class _Driver(Generic[R]):
                     tg.cancel_scope.cancel()
 
 
-class _Iterator(Generic[R, T]):
+class _Iterator(BackgroundReader[Page[R]], Generic[R, T]):
     """The consumer's side of a walk; not an async generator (see the module doc)."""
+
+    _stopped_early = "the stream stopped before its end"
 
     def __init__(
         self,
@@ -206,13 +207,11 @@ class _Iterator(Generic[R, T]):
         receive: MemoryObjectReceiveStream[Page[R]],
         producer: Background,
     ) -> None:
+        super().__init__(receive, producer)
         self._driver = driver
         self._flatten = flatten
-        self._receive = receive
-        self._producer = producer
         self._records: tuple[R, ...] = ()
         self._index = 0
-        self._closed = False
 
     def __aiter__(self) -> _Iterator[R, T]:
         return self
@@ -232,45 +231,13 @@ class _Iterator(Generic[R, T]):
         return page  # type: ignore[return-value]
 
     async def _next_page(self) -> Page[R]:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            page = await self._receive.receive()
-        except anyio.EndOfStream:
-            self.close()
-            planner = self._driver.planner
-            if planner.error is not None:
-                raise planner.error from None
-            if not planner.finished:
-                raise ItnioError(
-                    "the stream stopped before its end: its client was closed "
-                    "(or the event loop is shutting down)"
-                ) from None
-            raise StopAsyncIteration from None
-        except BaseException:
-            self.close()
-            raise
+        page = await self._next()
         self._driver.pages_done += 1
         return page
 
-    def close(self) -> None:
-        """Stop the walk: close the channel and cancel the producer. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._receive.close()
-        self._producer.cancel()
-
-    async def aclose(self) -> None:
-        """Stop the walk and wait until its requests have stopped."""
-        self.close()
-        await self._producer.join()
-
-    def __del__(self) -> None:
-        # Breaking out of ``async for`` drops the iterator without a call:
-        # closing here is what stops its producer.
-        with contextlib.suppress(Exception):  # interpreter shutdown
-            self.close()
+    def _ended(self) -> tuple[BaseException | None, bool]:
+        planner = self._driver.planner
+        return planner.error, planner.finished
 
 
 class _Stream(Generic[R, T]):

@@ -53,7 +53,7 @@ import attrs
 import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._background import Background
+from ._background import Background, BackgroundReader
 from ._errors import (
     HttpStatusError,
     InvalidArgumentError,
@@ -925,8 +925,10 @@ def _single(exc: Exception) -> Exception:
     return exc
 
 
-class _Outcomes:
+class _Outcomes(BackgroundReader[RecordingDownload]):
     """The consumer's side of a bulk download; not an async generator (see _pagination)."""
+
+    _stopped_early = "the downloads stopped before their end"
 
     def __init__(
         self,
@@ -934,48 +936,14 @@ class _Outcomes:
         receive: MemoryObjectReceiveStream[RecordingDownload],
         producer: Background,
     ) -> None:
+        super().__init__(receive, producer)
         self._downloads = downloads
-        self._receive = receive
-        self._producer = producer
-        self._closed = False
 
     def __aiter__(self) -> _Outcomes:
         return self
 
     async def __anext__(self) -> RecordingDownload:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            outcome = await self._receive.receive()
-        except anyio.EndOfStream:
-            self.close()
-            downloads = self._downloads
-            if downloads._error is not None:
-                raise downloads._error from None
-            if not downloads._finished:
-                raise ItnioError(
-                    "the downloads stopped before their end: the client was closed "
-                    "(or the event loop is shutting down)"
-                ) from None
-            raise StopAsyncIteration from None
-        except BaseException:
-            self.close()
-            raise
-        return self._downloads._count(outcome)
+        return self._downloads._count(await self._next())
 
-    def close(self) -> None:
-        """Stop the downloads: close the channel and cancel the producer. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._receive.close()
-        self._producer.cancel()
-
-    async def aclose(self) -> None:
-        """Stop the downloads and wait until they have stopped."""
-        self.close()
-        await self._producer.join()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown
-            self.close()
+    def _ended(self) -> tuple[BaseException | None, bool]:
+        return self._downloads._error, self._downloads._finished
