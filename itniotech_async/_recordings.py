@@ -31,12 +31,10 @@ is missing.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import os
 import re
-import ssl
 import stat
 import sys
 import time
@@ -45,7 +43,7 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 from urllib.parse import urlencode
 
 import anyio
@@ -54,6 +52,7 @@ import httpx
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._background import Background, BackgroundReader
+from ._checks import check_directory, check_int, check_max_bytes
 from ._errors import (
     HttpStatusError,
     InvalidArgumentError,
@@ -66,9 +65,8 @@ from ._errors import (
     TransportError,
 )
 from ._models import CallRecord, GroupCallRecord, SipCallRecord
-
-if TYPE_CHECKING:
-    from ._client import ItnioClient
+from ._requester import Requester
+from ._transport import ssl_context
 
 __all__ = [
     "DownloadStatus",
@@ -207,25 +205,6 @@ def check_source(source: object, *, optional: bool) -> RecordingSource | None:
     return source  # type: ignore[return-value]
 
 
-def _check_max_bytes(max_bytes: object) -> int | None:
-    if max_bytes is None:
-        return None
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
-        raise InvalidArgumentError(f"max_bytes must be None or an integer >= 0, got {max_bytes!r}")
-    return max_bytes
-
-
-def _check_directory(directory: object) -> Path:
-    if not isinstance(directory, (str, os.PathLike)):
-        raise InvalidArgumentError(
-            f"directory must be a str or path, got {type(directory).__name__}"
-        )
-    path = Path(directory)
-    if not str(path):
-        raise InvalidArgumentError("directory must not be empty")
-    return path
-
-
 def target_of(item: object, source: RecordingSource | None) -> tuple[str | None, RecordingSource]:
     """The file id and source of a record or bare file id; raise if unusable."""
     if isinstance(item, SipCallRecord):
@@ -328,8 +307,8 @@ class _Job:
 class Recordings:
     """Resolve and download recordings for one client (``client.voice`` delegates here)."""
 
-    def __init__(self, client: ItnioClient) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     # -- resolution ----------------------------------------------------------
 
@@ -340,12 +319,14 @@ class Recordings:
         kind = check_source(source, optional=False)
         assert kind is not None
         query = urlencode({"recordingFileId": file_id, "sourceType": kind})
-        data = await self._client._request("GET", f"{_RESOLVE_PATH}?{query}")
+        data = await self._requester.request("GET", f"{_RESOLVE_PATH}?{query}")
         return _parse_link(data, file_id)
 
     def _now(self) -> datetime:
         """The server's clock as this client knows it (expiry is the server's)."""
-        return datetime.fromtimestamp(time.time() + self._client.clock_offset, tz=timezone.utc)
+        return datetime.fromtimestamp(
+            time.time() + self._requester.auth.clock.offset, tz=timezone.utc
+        )
 
     # -- the HTTP client for file hosts ----------------------------------------
 
@@ -356,16 +337,18 @@ class Recordings:
         The plain one streams bodies (the API's transport reads them whole) and
         verifies TLS; it has no auth, headers or cookies of the API's.
         """
-        given = self._client.given_http_client
+        given = self._requester.given_http_client
         if given is not None:
             yield given
             return
-        limit = self._client.max_concurrency
+        limit = self._requester.max_concurrency
         transport = httpx.AsyncHTTPTransport(
-            verify=_ssl_context(),
+            verify=ssl_context(),
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         )
-        async with httpx.AsyncClient(transport=transport, timeout=self._client.timeout) as http:
+        async with httpx.AsyncClient(
+            transport=transport, timeout=self._requester.http.timeout
+        ) as http:
             yield http
 
     # -- downloading -----------------------------------------------------------
@@ -380,13 +363,13 @@ class Recordings:
     ) -> Path:
         """Download one recording into ``directory``; return its path (see the module doc)."""
         kind = check_source(source, optional=True)
-        limit = _check_max_bytes(max_bytes)
-        folder = _check_directory(directory)
+        limit = check_max_bytes(max_bytes)
+        folder = check_directory(directory)
         file_id, kind = target_of(item, kind)
         if file_id is None:
             raise InvalidArgumentError(f"this {type(item).__name__} has no recording file id")
         path = folder / recording_filename(file_id)
-        if self._client.is_closed:
+        if self._requester.closed:
             raise ItnioError("this client is closed")
         if _complete(path):
             return path
@@ -406,10 +389,9 @@ class Recordings:
     ) -> RecordingDownloads:
         """Download many recordings concurrently, one outcome per item (see RecordingDownloads)."""
         kind = check_source(source, optional=True)
-        limit = _check_max_bytes(max_bytes)
-        folder = _check_directory(directory)
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise InvalidArgumentError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        limit = check_max_bytes(max_bytes)
+        folder = check_directory(directory)
+        check_int("concurrency", concurrency, 1)
         if not isinstance(items, (Iterable, AsyncIterable)) or isinstance(items, (str, bytes)):
             raise InvalidArgumentError(
                 "items must be an iterable or async iterable of records or file ids"
@@ -469,9 +451,9 @@ class Recordings:
                 renewed = True
                 continue
             except _Retryable as retry:
-                if attempt >= self._client.max_retries:
+                if attempt >= self._requester.max_retries:
                     raise retry.error from retry.error.__cause__
-                delay = self._client.retry_delay(attempt)
+                delay = self._requester.retry_delay(attempt)
                 attempt += 1
                 logger.info(
                     "%s recording %r: %s; retry %d/%d in %.2f s",
@@ -479,14 +461,14 @@ class Recordings:
                     job.file_id,
                     retry.error,
                     attempt,
-                    self._client.max_retries,
+                    self._requester.max_retries,
                     delay,
                 )
                 await anyio.sleep(delay)
                 continue
             except _Restart:
                 attempt += 1
-                if attempt > self._client.max_retries + 1:
+                if attempt > self._requester.max_retries + 1:
                     raise RecordingError(
                         f"{job.source} recording {job.file_id!r}: the file host's ranges "
                         "never matched the partial file"
@@ -521,7 +503,7 @@ class Recordings:
                 headers["Range"] = f"bytes={offset}-"
             # Built here, not by the client: no default headers, cookies or auth of its.
             request = httpx.Request("GET", url, headers=headers)
-            async with self._client.limiter:
+            async with self._requester.limiter.capacity():
                 try:
                     response = await http.send(
                         request, stream=True, auth=None, follow_redirects=True
@@ -699,12 +681,6 @@ def _commit(part: Path, path: Path) -> None:
             os.close(fd)
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Made once per process: loading the CA bundle costs some 20 ms of CPU.
-    return httpx.create_ssl_context()
-
-
 def _open_part(part: Path) -> BinaryIO:
     """Open the temporary file for appending (opening an fd does not block)."""
     return open(os.open(part, _OPEN_FLAGS, 0o666), "ab")
@@ -793,13 +769,13 @@ class RecordingDownloads:
     def _start(self) -> _Outcomes:
         if self._started:
             raise ItnioError("a bulk download can be iterated only once")
-        client = self._recordings._client
-        if client.is_closed:
+        requester = self._recordings._requester
+        if requester.closed:
             raise ItnioError("this client is closed")
         self._started = True
         send, receive = anyio.create_memory_object_stream[RecordingDownload](self._concurrency)
         try:
-            producer = client._spawn(partial(self._produce, send))
+            producer = requester.spawn(partial(self._produce, send))
         except BaseException:
             send.close()
             receive.close()

@@ -41,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the install
     aiohttp = None  # type: ignore[assignment]
 
-__all__ = ["AutoTransport", "aiohttp_available"]
+__all__ = ["AutoTransport", "aiohttp_available", "ssl_context"]
 
 # Headers aiohttp sets itself from the URL and the body.
 _SKIP_HEADERS = frozenset({b"host", b"content-length", b"transfer-encoding"})
@@ -72,7 +72,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 max_keepalive_connections=self._max_connections,
             )
             # (httpx makes a context for any ``verify``: share the one.)
-            self._httpx = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
+            self._httpx = httpx.AsyncHTTPTransport(verify=ssl_context(), limits=limits)
         return await self._httpx.handle_async_request(request)
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -117,7 +117,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=_timeout(request.extensions.get("timeout")),
                 proxy=self._proxy_for(url.scheme, url.host),
-                ssl=_ssl_context() if url.scheme == "https" else True,
+                ssl=ssl_context() if url.scheme == "https" else True,
             )
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
@@ -176,8 +176,8 @@ class AutoTransport(httpx.AsyncBaseTransport):
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """httpx's default verifying TLS context, made once (see the module doc)."""
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, made once per process (see the module doc)."""
     return httpx.create_ssl_context()
 
 

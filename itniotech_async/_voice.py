@@ -1,20 +1,19 @@
-"""The voice resource: the four record endpoints and their argument checks.
+"""The voice resource: the four record endpoints, streams, and recordings (via _recordings).
 
-Every argument is checked before anything is sent; a bad one raises
-:class:`~itniotech_async.InvalidArgumentError` (a ``ValueError``).
+Every argument is checked (with :mod:`._checks`) before anything is sent; a
+bad one raises :class:`~itniotech_async.InvalidArgumentError` (a ``ValueError``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from typing import Any, TypeVar
 
+from ._checks import check_filter, check_int, check_range, check_voice_id
 from ._converter import structure_page, structure_record
 from ._errors import InvalidArgumentError, ItnioError, ResponseValidationError
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
@@ -27,81 +26,13 @@ from ._recordings import (
     RecordingSource,
     RecordingUrl,
 )
+from ._requester import Requester
 from ._times import MAX_WINDOW, seconds_to_datetime, utc, whole_second_span
 
-if TYPE_CHECKING:
-    from ._client import ItnioClient
-
-__all__ = ["VoiceResource", "check_int", "check_range", "check_time", "check_voice_id"]
+__all__ = ["VoiceResource"]
 
 R = TypeVar("R", bound=CallRecord)
 T = TypeVar("T")
-
-# Characters that would change the request path if put in it raw or decoded.
-_PATH_BREAKERS = frozenset("/\\?#%")
-
-
-# The longest voice id (percent-encoded) put in a request path: far above
-# real ids, far below what servers accept in a request line (often 8 KiB).
-_MAX_VOICE_ID_LENGTH = 1024
-
-
-def check_voice_id(voice_id: object) -> str:
-    """Return ``voice_id`` quoted for the path, or raise if it is unusable."""
-    if not isinstance(voice_id, str):
-        raise InvalidArgumentError(f"voice_id must be a str, got {type(voice_id).__name__}")
-    if not voice_id:
-        raise InvalidArgumentError("voice_id must not be empty")
-    if voice_id in (".", "..") or any(
-        c in _PATH_BREAKERS or c.isspace() or not c.isprintable() for c in voice_id
-    ):
-        raise InvalidArgumentError(
-            f"voice_id {voice_id!r} contains characters that would change the request path"
-        )
-    quoted = quote(voice_id, safe="")
-    if len(quoted) > _MAX_VOICE_ID_LENGTH:
-        raise InvalidArgumentError(
-            f"voice_id is too long for a URL: {len(quoted)} characters once percent-encoded, "
-            f"over {_MAX_VOICE_ID_LENGTH} (real ids are about 19 digits)"
-        )
-    return quoted
-
-
-def check_time(name: str, value: object) -> datetime:
-    """Return ``value`` if it is a timezone-aware datetime, else raise."""
-    if not isinstance(value, datetime):
-        raise InvalidArgumentError(
-            f"{name} must be a timezone-aware datetime, got {type(value).__name__}"
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidArgumentError(
-            f"{name} must be timezone-aware (a naive datetime's zone is ambiguous): {value!r}"
-        )
-    return value
-
-
-def check_range(start: object, end: object) -> tuple[datetime, datetime]:
-    """Check that ``start`` and ``end`` are aware datetimes with ``start <= end``."""
-    start, end = check_time("start", start), check_time("end", end)
-    if utc(end) < utc(start):
-        raise InvalidArgumentError(f"end ({end.isoformat()}) is before start ({start.isoformat()})")
-    return start, end
-
-
-def check_int(name: str, value: object, low: int, high: float = math.inf) -> int:
-    """Return ``value`` if it is an ``int`` in ``[low, high]``, else raise."""
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        bounds = f"in {low}..{int(high)}" if high != math.inf else f">= {low}"
-        raise InvalidArgumentError(f"{name} must be an integer {bounds}, got {value!r}")
-    return value
-
-
-def check_filter(name: str, value: object) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidArgumentError(f"{name} must be a str or None, got {type(value).__name__}")
-    return value
 
 
 def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
@@ -112,13 +43,17 @@ def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
 
 
 class VoiceResource:
-    """The voice record endpoints, reached as ``client.voice``."""
+    """The voice record endpoints, reached as ``client.voice``.
 
-    def __init__(self, client: ItnioClient) -> None:
-        self._client = client
+    ``owner`` is the client's repr, shown in this one's.
+    """
+
+    def __init__(self, requester: Requester, owner: str) -> None:
+        self._requester = requester
+        self._owner = owner
 
     def __repr__(self) -> str:
-        return f"<VoiceResource of {self._client!r}>"
+        return f"<VoiceResource of {self._owner}>"
 
     async def record_group(self, voice_id: str) -> GroupCallRecord | None:
         """Fetch one voice-message record; ``None`` when there is none with that id."""
@@ -208,25 +143,25 @@ class VoiceResource:
         start, end = check_range(start, end)
         check_int("page_size", page_size, 1, MAX_PAGE_SIZE)
         if concurrency is None:
-            concurrency = self._client.max_concurrency
+            concurrency = self._requester.max_concurrency
         check_int("concurrency", concurrency, 1)
         if limit is not None:
             check_int("limit", limit, 1)
         if not isinstance(ordered, bool):
             raise InvalidArgumentError(f"ordered must be a bool, got {ordered!r}")
-        client = self._client
+        requester = self._requester
         source = PageSource(
-            fetch=partial(client._request, "POST", endpoint.query_path),
+            fetch=partial(requester.request, "POST", endpoint.query_path),
             parse=partial(_parse_page, endpoint),
-            spawn=client._spawn,
-            closed=lambda: client.is_closed,
+            spawn=requester.spawn,
+            closed=lambda: requester.closed,
         )
         query = StreamQuery(start, end, filters, page_size, concurrency, limit, ordered)
         return RecordStream(source, query)
 
     async def _record(self, endpoint: Endpoint[R], voice_id: str) -> R | None:
         path = endpoint.record_path + check_voice_id(voice_id)
-        data = await self._client._request("GET", path)
+        data = await self._requester.request("GET", path)
         if data is None:
             return None
         return _structure(structure_record, data, endpoint.record_type, "GET", path)
@@ -257,7 +192,7 @@ class VoiceResource:
             size,
             filters,
         )
-        data = await self._client._request("POST", endpoint.query_path, body(page))
+        data = await self._requester.request("POST", endpoint.query_path, body(page))
         return _parse_page(endpoint, data)
 
     async def recording_url(self, file_id: str, *, source: RecordingSource) -> RecordingUrl | None:
@@ -267,7 +202,7 @@ class VoiceResource:
         ``"group"`` for a voice-message record's ``voice_file_id``. Returns
         ``None`` when the service has no URL for it.
         """
-        return await Recordings(self._client).recording_url(file_id, source)
+        return await Recordings(self._requester).recording_url(file_id, source)
 
     async def download_recording(
         self,
@@ -284,7 +219,7 @@ class VoiceResource:
         and skipped when already there; see the README's "Recordings" section.
         ``max_bytes`` refuses larger files with ``RecordingTooLargeError``.
         """
-        return await Recordings(self._client).download_recording(
+        return await Recordings(self._requester).download_recording(
             record, directory, source=source, max_bytes=max_bytes
         )
 
@@ -302,7 +237,7 @@ class VoiceResource:
         See :class:`~itniotech_async.RecordingDownloads`. ``source`` applies to
         bare file ids among ``records``.
         """
-        return Recordings(self._client).download_recordings(
+        return Recordings(self._requester).download_recordings(
             records,
             directory,
             source=source,
@@ -318,8 +253,6 @@ def _parse_page(endpoint: Endpoint[R], data: Any) -> Page[R]:
             f"POST {endpoint.query_path}: the answer has no page (data is null)"
         )
     return _structure(structure_page, data, endpoint.record_type, "POST", endpoint.query_path)
-
-    # -- call recordings (implemented in _recordings) ----------------------------
 
 
 def _structure(

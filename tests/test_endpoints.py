@@ -141,7 +141,7 @@ async def test_times_are_sent_with_their_offset(client: itnio.ItnioClient, fake:
 async def test_own_http_client_sends_what_build_request_gives(fake: FakeItnio) -> None:
     """The client's own httpx client builds requests from a template per path: they
     carry the headers build_request would give, each with its own Content-Length."""
-    from itniotech_async._client import _HEADERS
+    from itniotech_async._requester import HEADERS
 
     from .conftest import KEY, SECRET
 
@@ -150,10 +150,10 @@ async def test_own_http_client_sends_what_build_request_gives(fake: FakeItnio) -
         for page in (9, 10, 10):  # two body lengths, and a repeat
             await client.voice.record_sip_query(START, END, page=page, size=7)
             await client.voice.record_sip(str(page))
-        assert len(client._templates) == 3  # the query path and two record paths
+        assert len(client._requester._templates) == 3  # the query path and two record paths
         for got in fake.requests:
-            want = client._http.build_request(
-                got.method, url + got.path, content=got.body or None, headers=_HEADERS
+            want = client._requester.http.build_request(
+                got.method, url + got.path, content=got.body or None, headers=HEADERS
             )
             assert {k: v for k, v in got.headers.items() if k not in signed} == {
                 k.lower(): v for k, v in want.headers.items()

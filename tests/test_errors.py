@@ -161,7 +161,7 @@ async def test_transport_follows_the_backend(fake: FakeItnio, anyio_backend: str
 
     async with fake.serve() as url, itnio.ItnioClient(KEY, SECRET, base_url=url) as client:
         assert await client.voice.record_sip("1") is None
-        transport = client._http._transport
+        transport = client._requester.http._transport
         assert isinstance(transport, AutoTransport)
         via_aiohttp = transport._session is not None
         assert via_aiohttp == (anyio_backend == "asyncio" and aiohttp_available())
@@ -185,9 +185,9 @@ def test_tls_context_verifies_and_is_made_once() -> None:
     """Both transports verify TLS with one shared context, not one per client."""
     import ssl
 
-    from itniotech_async._transport import _ssl_context
+    from itniotech_async._transport import ssl_context
 
-    context = _ssl_context()
-    assert context is _ssl_context()
+    context = ssl_context()
+    assert context is ssl_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname

@@ -60,11 +60,11 @@ async def test_own_http_client_is_closed(fake: FakeItnio) -> None:
     async with fake.serve() as url:
         async with itnio.ItnioClient(KEY, SECRET, base_url=url) as client:
             await client.voice.record_sip("1")
-        assert client._http.is_closed
+        assert client._requester.http.is_closed
         client = itnio.ItnioClient(KEY, SECRET, base_url=url)
         await client.voice.record_sip("1")
         await client.aclose()
-        assert client._http.is_closed
+        assert client._requester.http.is_closed
         with pytest.raises(itnio.ItnioError, match="closed"):
             await client.voice.record_sip("1")
 

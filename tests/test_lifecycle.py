@@ -195,13 +195,13 @@ def test_one_client_per_event_loop() -> None:
 
 async def test_own_http_client_keeps_the_cookies_an_answer_sets() -> None:
     """The jar of the client's own httpx client skips only answers that set no cookie."""
-    from itniotech_async._client import _HttpClient
+    from itniotech_async._http import HttpClient
 
     def answer(request: httpx.Request) -> httpx.Response:
         headers = {"Set-Cookie": "session=abc; Path=/"} if request.url.path == "/set" else {}
         return httpx.Response(200, headers=headers, json={})
 
-    async with _HttpClient(timeout=5.0, transport=httpx.MockTransport(answer)) as http:
+    async with HttpClient(timeout=5.0, transport=httpx.MockTransport(answer)) as http:
         await http.get("http://api.test/plain")
         assert dict(http.cookies) == {}
         await http.get("http://api.test/set")
@@ -209,5 +209,5 @@ async def test_own_http_client_keeps_the_cookies_an_answer_sets() -> None:
         sent = await http.get("http://api.test/plain")
         assert sent.request.headers["Cookie"] == "session=abc"
     client = itnio.ItnioClient(KEY, SECRET)
-    assert isinstance(client._http, _HttpClient)
+    assert isinstance(client._requester.http, HttpClient)
     await client.aclose()
