@@ -167,15 +167,15 @@ def cycles(graph: Mapping[str, set[str]]) -> list[frozenset[str]]:
 
 def layer_of(name: str) -> int:
     """The index in :data:`LAYERS` of the longest entry that names ``name`` or its package."""
-    best: tuple[int, int] | None = None
-    for level, entries in enumerate(LAYERS):
-        for entry in entries:
-            if name == entry or name.startswith(entry + "."):
-                if best is None or len(entry) > best[0]:
-                    best = (len(entry), level)
-    if best is None:
+    matches = [
+        (len(entry), level)
+        for level, entries in enumerate(LAYERS)
+        for entry in entries
+        if name == entry or name.startswith(entry + ".")
+    ]
+    if not matches:
         raise LookupError(f"{name} is in no layer: add it to LAYERS in tests/test_layers.py")
-    return best[1]
+    return max(matches)[1]
 
 
 def _defined_names(tree: ast.AST) -> set[str]:
