@@ -13,6 +13,7 @@ with their offset, money as decimal strings), which the command line uses.
 
 from __future__ import annotations
 
+import linecache
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -240,7 +241,11 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
         "    except Exception:",
         "        return careful(o)",
     ]
-    exec(compile("\n".join(lines), f"<itniotech_async generated {name}>", "exec"), namespace)
+    source = "\n".join(lines) + "\n"
+    filename = f"<itniotech_async generated {name} {cls.__module__}.{cls.__qualname__}>"
+    # Registered as cattrs does, so that a traceback through it shows its lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     fn: Callable[[Mapping[str, Any], Any], Any] = namespace[name]
     return fn
 

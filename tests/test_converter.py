@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -184,3 +185,17 @@ def test_time_without_offset_is_rejected(text: str) -> None:
     aware = conv.structure_record({"voiceId": "1", "callTime": text + "+05:30"}, SipCallRecord)
     assert aware.call_time is not None
     assert aware.call_time.utcoffset() == timedelta(hours=5, minutes=30)
+
+
+def test_traceback_through_generated_code_shows_its_source() -> None:
+    """A failure inside a generated structuring function shows the generated line in a traceback."""
+    with pytest.raises(ValueError) as info:
+        conv.structure_record({"voiceId": None, "cost": "1"}, SipCallRecord)
+    frames = [
+        frame
+        for frame in traceback.extract_tb(info.value.__traceback__)
+        if frame.filename.startswith("<itniotech_async generated structure_SipCallRecord")
+    ]
+    assert frames
+    assert frames[-1].line == "voice_id=_voice_id(g('voiceId')),"
+    assert "_voice_id(g('voiceId'))" in "".join(traceback.format_tb(info.value.__traceback__))
