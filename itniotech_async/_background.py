@@ -9,7 +9,12 @@ the task group apart.
 
 So a producer runs as a detached task (an ``asyncio`` task on asyncio, a system
 task on trio) inside its own cancel scope, and whoever starts it holds a
-:class:`Background` handle to cancel it and wait for it. Nothing the task does
+:class:`Background` handle to cancel it and wait for it. On both it runs in a
+copy of the starting task's :mod:`contextvars` context (asyncio copies it for
+every task; trio's system tasks are given it), so tracing or logging context
+set by the caller reaches a stream's requests. trio shields system tasks from
+Ctrl-C: the interrupt goes to the main task, and the client's close (or the
+end of the run) cancels the producers. Nothing the task does
 can escape: the functions run here handle their own errors and hand them to
 their consumer. The client keeps the handles of all its producers and stops
 them when it closes.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -67,7 +73,7 @@ class Background:
         else:
             import trio
 
-            trio.lowlevel.spawn_system_task(self._run)
+            trio.lowlevel.spawn_system_task(self._run, context=contextvars.copy_context())
 
     async def _run(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import warnings
 from collections import Counter
@@ -327,3 +328,28 @@ async def test_progress_without_extra_requests(client: itnio.ItnioClient, fake: 
     # Besides the pages: one count per window, and at most one query of the seam.
     assert stream.pages_done + 2 <= fake.request_count <= stream.pages_done + 3
     assert stream.pages_fetched <= fake.request_count  # (a seam query may be cut short)
+
+
+CALLER_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("caller_var")
+
+
+async def test_producer_sees_the_callers_contextvars(fake: FakeItnio) -> None:
+    """A contextvar set by the caller is visible in the requests a stream's producer sends."""
+    import httpx
+
+    seen: list[str | None] = []
+
+    async def note(request: httpx.Request) -> None:
+        seen.append(CALLER_VAR.get(None))
+
+    async with httpx.AsyncClient(transport=fake.transport, event_hooks={"request": [note]}) as http:
+        token = CALLER_VAR.set("trace-42")
+        try:
+            async with itnio.ItnioClient(KEY, SECRET, http_client=http) as client:
+                stream = client.voice.iter_sip_records(LONG_START, LONG_END, page_size=50)
+                got = [record async for record in stream]
+        finally:
+            CALLER_VAR.reset(token)
+    assert got
+    assert len(seen) > 1
+    assert set(seen) == {"trace-42"}
