@@ -10,7 +10,7 @@ import pytest
 import itniotech_async as itnio
 from itniotech_async.testing import FakeItnio, Fault
 
-from .conftest import END, KEY, NOW, SECRET, START, ClientFactory
+from .conftest import END, KEY, SECRET, START, ClientFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -100,4 +100,3 @@ def test_records_are_frozen_slotted() -> None:
     assert not hasattr(rec, "__dict__")
     with pytest.raises(AttributeError):
         rec.voice_id = "2"  # type: ignore[misc]
-    assert NOW  # the shared clock is importable for other modules
