@@ -1,12 +1,6 @@
 """Request signing as an :class:`httpx.Auth` flow, and the server-clock offset.
 
-Every attempt, retries included, gets a fresh ``Timestamp`` and
-``Sign = md5(api_key + api_secret + Timestamp)``, from the local clock
-corrected by a shared :class:`ServerClock`. When the service answers status
-``-16`` (timestamp expired), the client (which alone reads bodies, within its
-size limit) has the clock learn the server's time from the ``Date`` header
-and sends the request once more; later requests use the corrected clock from
-the start. The flow never reads a response, so httpx leaves the body unread.
+Design notes: docs/design.md, "Signing and the server's clock".
 """
 
 from __future__ import annotations

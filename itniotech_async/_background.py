@@ -1,23 +1,6 @@
 """Background producers that belong to an object, not to a task group of the user's.
 
-A stream's producer must outlive the ``__anext__`` call that starts it. Running
-it in a task group that a context manager of ours enters and exits would put
-the user's own code inside that task group: an async generator of theirs that
-yields inside ``async with client`` (PEP 789), or an ``__aenter__`` and
-``__aexit__`` in different tasks (startup and shutdown hooks), would then tear
-the task group apart.
-
-So a producer runs as a detached task (an ``asyncio`` task on asyncio, a system
-task on trio) inside its own cancel scope, and whoever starts it holds a
-:class:`Background` handle to cancel it and wait for it. On both it runs in a
-copy of the starting task's :mod:`contextvars` context (asyncio copies it for
-every task; trio's system tasks are given it), so tracing or logging context
-set by the caller reaches a stream's requests. trio shields system tasks from
-Ctrl-C: the interrupt goes to the main task, and the client's close (or the
-end of the run) cancels the producers. Nothing the task does
-can escape: the functions run here handle their own errors and hand them to
-their consumer. The client keeps the handles of all its producers and stops
-them when it closes.
+Design notes: docs/design.md, "Background producers".
 """
 
 from __future__ import annotations

@@ -198,7 +198,7 @@ class ItnioClient:
     async def __aenter__(self) -> ItnioClient:
         # The client is a plain resource: it opens no task group, so it may be
         # entered in one task and closed in another, and user code may yield
-        # inside it (see _background).
+        # inside it (docs/design.md, "Background producers").
         if self._requester.closed:
             raise ItnioError("this client is closed")
         if self._entered:

@@ -1,14 +1,6 @@
-"""The one cattrs :class:`~cattrs.Converter` that turns API JSON into records.
+"""The one cattrs :class:`~cattrs.Converter` that turns API JSON into records, and back.
 
-The structuring function of each record class is generated once, when this
-module is imported, and registered on the converter: the API's camelCase keys
-map to our snake_case fields, extra keys are ignored (a new vendor field never
-breaks a user), and there is no detailed validation on the hot path: one small
-hook per field type does the parsing, and the client wraps any failure in
-:class:`~itniotech_async.ResponseValidationError`.
-
-The same converter unstructures records to JSON-ready dicts (times as ISO 8601
-with their offset, money as decimal strings), which the command line uses.
+Design notes: docs/design.md, "Structuring records".
 """
 
 from __future__ import annotations
@@ -43,7 +35,7 @@ def _opt_str(value: object, _: object = None) -> str | None:
 
 def _voice_id(value: object, _: object = None) -> str:
     """The one required field: a record without a voiceId can be neither looked up nor
-    de-duplicated (see :mod:`._models`)."""
+    de-duplicated (docs/design.md, "Records")."""
     if isinstance(value, str) and value:
         return value
     if isinstance(value, int) and not isinstance(value, bool):

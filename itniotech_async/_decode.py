@@ -1,19 +1,6 @@
 """Reading an answer's body within a size limit, and decoding its JSON exactly.
 
-The body is read as it arrives, never whole first: the bytes on the wire and
-the bytes they decompress to are both counted, and reading stops (the
-connection is closed) as soon as either passes the limit. ``gzip`` and
-``deflate`` are undone here, with zlib's ``max_length``, so that a small
-compressed body cannot expand in memory past the limit in one step (httpx's
-own decoders inflate each chunk whole). The client asks for those two codings
-only.
-
-JSON is parsed with orjson when it is installed (the ``fast`` extra), else
-with the standard library. orjson turns integers beyond 64 bits into floats,
-so two different numeric voice ids could become one: a page where a
-``voiceId`` came out as a float is parsed again with the standard library,
-which keeps every digit, and a ``voiceId`` that is still a float (the server
-sent a fraction or an exponent) is refused.
+Design notes: docs/design.md, "Reading a body".
 """
 
 from __future__ import annotations

@@ -1,24 +1,6 @@
 """The client-wide limiter: how many requests may be in flight, how fast, and pauses.
 
-One :class:`Limiter` per client gates every attempt of every call and stream.
-It holds three things:
-
-- an adaptive cap on requests in flight (additive increase, multiplicative
-  decrease, as TCP does): it starts at 8 and doubles per round trip while
-  answers are healthy ("slow start"), halves when the server signals overload
-  (HTTP 429 or 503, status ``-18``, a timeout), then grows back by about one
-  per round trip, never above ``max_concurrency``. Only one decrease is made
-  per round of requests: the answers to requests sent before a decrease say
-  nothing about the new cap. Once throttles have taught a rate (below), more
-  throttles lower that rate instead;
-- a cap on requests per second: ``max_rate`` when given, and when throttles
-  (429 or ``-18``) say the server counts requests, 0.9 times the rate it
-  admitted while saying so (see ``_learn_rate``); that learned rate grows
-  back by 1% a second. Requests are spaced evenly, never sent in bursts;
-- a pause of the whole client, set by a ``Retry-After``.
-
-With ``adaptive=False`` only ``max_concurrency``, ``max_rate`` and the
-pauses apply (a fixed cap, as before).
+Design notes: docs/design.md, "The limiter".
 """
 
 from __future__ import annotations
@@ -70,7 +52,7 @@ class ClientStats:
 
 
 class Limiter:
-    """Gates the attempts of one client; see the module docstring."""
+    """Gates the attempts of one client (docs/design.md, "The limiter")."""
 
     def __init__(self, max_concurrency: int, *, adaptive: bool, max_rate: float | None) -> None:
         self._max = max_concurrency

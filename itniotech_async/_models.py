@@ -1,26 +1,6 @@
-"""Frozen call records and :class:`Page`.
+"""Frozen call records and :class:`Page`; field names are the API's in snake_case.
 
-Field names are the API's names in snake_case.
-
-``voice_id`` is always a non-empty :class:`str`. A record without one, on a
-page or from a single lookup, can be neither looked up again nor told apart
-from a repeat while a stream de-duplicates pages, so it is rejected: the call
-raises :class:`~itniotech_async.ResponseValidationError` naming the endpoint.
-
-Every other field may be missing or empty in a real answer, so it defaults to
-``None``:
-
-- times are aware :class:`~datetime.datetime` objects that keep the offset the
-  API sent. The API promises an offset on every time; a time sent without one
-  is not guessed at (neither UTC nor the vendor's +08:00): it is rejected like
-  any other value that does not fit, so a time is never naive;
-- durations are :class:`int`;
-- money and rates are :class:`~decimal.Decimal`, never ``float``;
-- other text is :class:`str`, with an empty string read as ``None``.
-
-Optional money adds up with a default for the missing ones::
-
-    spent = sum((r.cost or Decimal(0) for r in page.records), Decimal(0))
+What each kind of field holds: docs/design.md, "Records".
 """
 
 from __future__ import annotations

@@ -1,29 +1,6 @@
 """Record streams: the concurrent driver of a walk, and RecordStream/PageStream.
 
-What to request and what the answers prove is decided by the planner
-(:mod:`._planner`), plain synchronous state. This module sends its requests,
-up to ``concurrency`` at a time per stream (the client's ``max_concurrency``
-caps all streams together), and hands the records to the consumer.
-
-Concurrency without PEP 789 hazards
------------------------------------
-
-Nothing here yields from inside a task group, and no task group of ours ever
-wraps the user's code. The producer, the one task that starts requests (in
-child tasks of its own task group, each reused from request to request) and
-feeds a bounded memory stream, runs detached (see :mod:`._background`): an
-asyncio task or a trio system task in its own cancel scope, owned by the
-iterator that reads the stream and tracked by the client.
-
-- Plain ``async for``: the iterator is a plain object, not an async generator.
-  Breaking out, an exception in the loop body, or a cancelled ``__anext__``
-  closes it, which cancels the producer; so does the client closing, and the
-  consumer then gets :class:`ItnioError` rather than a silently short stream.
-- ``async with stream as records``: the same, and leaving the block also
-  waits until the producer has stopped.
-
-Both forms keep full concurrency whether or not the client was opened with
-``async with``, and a user's own async generator may yield inside either.
+Design notes: docs/design.md, "Streams".
 """
 
 from __future__ import annotations
@@ -196,7 +173,7 @@ class _Driver(Generic[R]):
 
 
 class _Iterator(BackgroundReader[Page[R]], Generic[R, T]):
-    """The consumer's side of a walk; not an async generator (see the module doc)."""
+    """The consumer's side of a walk; not an async generator (docs/design.md, "Streams")."""
 
     _stopped_early = "the stream stopped before its end"
 
@@ -329,8 +306,8 @@ class _Stream(Generic[R, T]):
 class RecordStream(_Stream[R, R]):
     """Every record in a range, fetched concurrently, each exactly once.
 
-    Use it directly or as a context manager (see the module documentation of
-    ``itniotech_async._pagination`` for how each form runs)::
+    Use it directly or as a context manager (the README's "How it runs" says
+    how each form runs)::
 
         async for record in client.voice.iter_sip_records(start, end):
             ...

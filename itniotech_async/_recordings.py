@@ -1,31 +1,6 @@
 """Call recordings: resolve a file id to a short-lived URL and download it safely.
 
-How a download works
-====================
-
-1. The file id is resolved with ``GET /voice/getRecordingFileUrl``, signed like
-   every API request. The answer is a URL on another host and its expiry.
-2. The file is fetched from that URL with a plain request built here: no
-   ``Api-Key``, ``Sign`` or ``Timestamp`` header, no cookie or auth of the
-   HTTP client, TLS verified. Logs and error messages name the URL's host and
-   path only, never its query (which may hold a token).
-3. The body is streamed in chunks to a temporary file in the target
-   directory (``.<name>.part``), fsynced, then renamed to its final name; the
-   directory is fsynced too. A cancel, a crash or a failed download therefore
-   never leaves a partial file under the final name.
-4. A temporary file left by an earlier attempt is continued with an HTTP
-   ``Range`` request. A host that answers ``206`` with the matching
-   ``Content-Range`` is appended to; a host that ignores ``Range`` (``200``)
-   is written from the start again; a ``416`` or a mismatching range starts
-   over as well.
-5. A URL that has expired by the server's clock, or that the file host
-   refuses (401, 403, 404, 410), is resolved once more and the download
-   retried. Dropped connections, 429 and 5xx are retried up to the client's
-   ``max_retries``, each retry resuming where the file stopped.
-
-A file already present under its final name is complete (only a rename puts
-it there), so it is skipped without any request: a re-run fetches only what
-is missing.
+How a download works: docs/design.md, "Recordings".
 """
 
 from __future__ import annotations
@@ -94,7 +69,7 @@ _REFUSED = frozenset({401, 403, 404, 410})
 _REFUSAL_PEEK = 16_384
 _WHOLE_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-# Plain headers only: the file host gets nothing of the API's (see the module doc).
+# Plain headers only: the file host gets nothing of the API's (docs/design.md).
 _FILE_HEADERS = {
     "User-Agent": "itniotech-async",
     "Accept": "*/*",
@@ -361,7 +336,7 @@ class Recordings:
         source: RecordingSource | None = None,
         max_bytes: int | None = None,
     ) -> Path:
-        """Download one recording into ``directory``; return its path (see the module doc)."""
+        """Download one recording into ``directory``; return its path (docs/design.md)."""
         kind = check_source(source, optional=True)
         limit = check_max_bytes(max_bytes)
         folder = check_directory(directory)

@@ -1,9 +1,7 @@
 """One signed request: build it, wait for the limiter, send, retry, and map errors.
 
-A :class:`Requester` is what the resources (``client.voice`` and the
-recordings) are given: ``request()`` sends one API call and returns its
-envelope's ``data``; ``spawn()`` runs a stream's producer in the background,
-stopped when the client closes. The client owns it and closes it.
+The resources are given a :class:`Requester`, not the client: ``request()`` sends
+one API call, ``spawn()`` runs a producer. Design notes: docs/design.md, "One request".
 """
 
 from __future__ import annotations

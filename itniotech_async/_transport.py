@@ -1,23 +1,6 @@
 """The HTTP transport of the clients this SDK makes: aiohttp on asyncio, httpx's own elsewhere.
 
-httpx's own transport (httpcore) spends several times more Python per request
-than aiohttp does, and at zero latency that decides the records per second.
-So when aiohttp is installed (the ``fast`` extra) and the running event loop
-is asyncio, requests go through an aiohttp session; on trio, or without
-aiohttp, they go through :class:`httpx.AsyncHTTPTransport`. Either way the
-client above sees httpx requests, responses and exceptions only: aiohttp's
-errors are mapped onto httpx's by one table (:data:`_AIOHTTP_EXC_MAP`), so
-retries and error mapping stay in one place.
-
-The two paths put the same bytes on the wire: the URL goes to aiohttp as
-already encoded (yarl would otherwise decode ``%3B`` back to ``;`` in a path,
-which a servlet-style server reads as a path parameter), and the body is
-streamed to the client above, which reads it within its own limits.
-
-TLS is verified with httpx's default context in both cases. That context is
-made once per process: making one costs some 20 ms of CPU (it loads the CA
-bundle), which a client made per web request or per test would otherwise pay
-every time. On the aiohttp path, plain ``http`` never makes it.
+Design notes: docs/design.md, "The transport".
 """
 
 from __future__ import annotations
@@ -177,7 +160,7 @@ class AutoTransport(httpx.AsyncBaseTransport):
 
 @functools.cache
 def ssl_context() -> ssl.SSLContext:
-    """httpx's default verifying TLS context, made once per process (see the module doc)."""
+    """httpx's default verifying TLS context, made once per process (docs/design.md)."""
     return httpx.create_ssl_context()
 
 

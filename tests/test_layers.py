@@ -38,7 +38,7 @@ import itniotech_async
 PACKAGE = "itniotech_async"
 ROOT = Path(itniotech_async.__file__).parent
 
-#: The documented order, bottom first (the README's "How it runs" draws it).
+#: The documented order, bottom first (docs/design.md, "Layers", draws it).
 #: Names are relative to the package; ``__init__`` is the package itself.
 LAYERS: list[list[str]] = [
     ["_errors", "_models", "_times", "_version", "_iterator", "_limiter"],
