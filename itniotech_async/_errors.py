@@ -38,7 +38,8 @@ from __future__ import annotations
 import contextlib
 import ssl
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 import anyio
 import httpx
@@ -67,8 +68,11 @@ __all__ = [
     "TransportError",
     "api_error",
     "describe",
+    "first_in_mro",
     "map_exceptions",
 ]
+
+T = TypeVar("T")
 
 
 class ItnioError(Exception):
@@ -278,12 +282,19 @@ def map_exceptions(what: str) -> Iterator[None]:
     except ItnioError:
         raise
     except Exception as exc:
-        for cls in type(exc).__mro__:
-            mapped = _EXCEPTION_MAP.get(cls)
-            if mapped is not None:
-                error_class, verb = mapped
-                raise error_class(f"{what} {verb}: {describe(exc)}") from exc
-        raise
+        mapped = first_in_mro(_EXCEPTION_MAP, exc)
+        if mapped is None:
+            raise
+        error_class, verb = mapped
+        raise error_class(f"{what} {verb}: {describe(exc)}") from exc
+
+
+def first_in_mro(table: Mapping[type[BaseException], T], exc: BaseException) -> T | None:
+    """The entry of ``table`` for the first class of ``exc``'s MRO found in it, else ``None``."""
+    for cls in type(exc).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
 
 
 def describe(exc: BaseException) -> str:

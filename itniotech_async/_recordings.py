@@ -13,7 +13,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sized
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sized
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -479,17 +479,10 @@ class Recordings:
             # Built here, not by the client: no default headers, cookies or auth of its.
             request = httpx.Request("GET", url, headers=headers)
             async with self._requester.limiter.capacity():
-                try:
+                with _file_host_errors(f"GET {where}", " failed: {}", " failed: {}"):
                     response = await http.send(
                         request, stream=True, auth=None, follow_redirects=True
                     )
-                except httpx.TimeoutException as exc:
-                    raise _transport_error(f"GET {where} timed out", exc) from None
-                except httpx.TransportError as exc:
-                    message = f"GET {where} failed: {type(exc).__name__}"
-                    raise _transport_error(message, exc) from None
-                except httpx.HTTPError as exc:
-                    raise RecordingError(f"GET {where} failed: {type(exc).__name__}") from exc
                 try:
                     logger.debug(
                         "GET %s -> HTTP %d (from byte %d)", where, response.status_code, offset
@@ -502,22 +495,18 @@ class Recordings:
                     written = out.tell()
                     chunks = _raw(response)
                     try:
-                        async for chunk in chunks:
-                            written += len(chunk)
-                            if max_bytes is not None and written > max_bytes:
-                                _empty(out)
-                                raise RecordingTooLargeError(
-                                    f"{job.source} recording {job.file_id!r} is larger than "
-                                    f"max_bytes={max_bytes}"
-                                )
-                            out.write(chunk)
-                    except httpx.TimeoutException as exc:
-                        raise _transport_error(f"GET {where} timed out", exc) from None
-                    except httpx.TransportError as exc:
-                        message = f"GET {where}: the download broke off ({type(exc).__name__})"
-                        raise _transport_error(message, exc) from None
-                    except httpx.HTTPError as exc:
-                        raise RecordingError(f"GET {where}: {type(exc).__name__}") from exc
+                        with _file_host_errors(
+                            f"GET {where}", ": the download broke off ({})", ": {}"
+                        ):
+                            async for chunk in chunks:
+                                written += len(chunk)
+                                if max_bytes is not None and written > max_bytes:
+                                    _empty(out)
+                                    raise RecordingTooLargeError(
+                                        f"{job.source} recording {job.file_id!r} is larger "
+                                        f"than max_bytes={max_bytes}"
+                                    )
+                                out.write(chunk)
                     finally:
                         await _close(chunks)
                 finally:
@@ -578,6 +567,23 @@ class Recordings:
                 f"over max_bytes={max_bytes}"
             )
         return total
+
+
+@contextlib.contextmanager
+def _file_host_errors(what: str, broken: str, other: str) -> Iterator[None]:
+    """Raise a file host's httpx errors as ours: timeouts and transport failures retried.
+
+    ``broken`` and ``other`` follow ``what`` in the message of a transport
+    failure and of any other httpx error; ``{}`` in them names the error's class.
+    """
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise _transport_error(f"{what} timed out", exc) from None
+    except httpx.TransportError as exc:
+        raise _transport_error(what + broken.format(type(exc).__name__), exc) from None
+    except httpx.HTTPError as exc:
+        raise RecordingError(what + other.format(type(exc).__name__)) from exc
 
 
 def _transport_error(message: str, exc: Exception) -> _Retryable:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from ._background import on_asyncio
-from ._errors import ItnioError
+from ._errors import ItnioError, first_in_mro
 
 try:
     import aiohttp
@@ -257,11 +257,10 @@ def _mapped_aiohttp_errors(request: httpx.Request) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        for cls in type(exc).__mro__:
-            mapped = _AIOHTTP_EXC_MAP.get(cls)
-            if mapped is not None:
-                raise mapped(_aiohttp_message(exc), request=request) from exc
-        raise
+        mapped = first_in_mro(_AIOHTTP_EXC_MAP, exc)
+        if mapped is None:
+            raise
+        raise mapped(_aiohttp_message(exc), request=request) from exc
 
 
 def _aiohttp_message(exc: Exception) -> str:
