@@ -232,7 +232,7 @@ class ItnioClient:
         """Whether :meth:`aclose` has run (or the ``async with`` block was left)."""
         return self._requester.closed
 
-    # -- for downloads from file hosts (recordings) ---------------------------
+    # -- what downloads from file hosts may share with the client -------------
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
