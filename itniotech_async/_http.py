@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Body", "HttpClient"]
+__all__ = ["Body", "HttpClient", "Once"]
 
 
 class _Cookies(httpx.Cookies):
@@ -55,21 +55,23 @@ class Body(httpx.AsyncByteStream):
     def __init__(self, content: bytes) -> None:
         self._content = content
 
-    def __aiter__(self) -> _BodyIterator:
-        return _BodyIterator(self._content)
+    def __aiter__(self) -> Once:
+        return Once(self._content)
 
 
-class _BodyIterator:
+class Once:
+    """An async iterator of one chunk of bytes (none when it is empty), with nothing to close."""
+
     __slots__ = ("_content",)
 
     def __init__(self, content: bytes) -> None:
         self._content: bytes | None = content
 
-    def __aiter__(self) -> _BodyIterator:
+    def __aiter__(self) -> Once:
         return self
 
     async def __anext__(self) -> bytes:
         content, self._content = self._content, None
-        if content is None:
+        if not content:
             raise StopAsyncIteration
         return content

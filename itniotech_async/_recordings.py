@@ -39,6 +39,7 @@ from ._errors import (
     ResponseValidationError,
     TransportError,
 )
+from ._http import Once
 from ._models import CallRecord, GroupCallRecord, SipCallRecord
 from ._requester import Requester
 from ._transport import ssl_context
@@ -592,26 +593,10 @@ def _transport_error(message: str, exc: Exception) -> _Retryable:
     return _Retryable(error)
 
 
-class _Once:
-    """The body of a response its transport already read (mock transports do)."""
-
-    def __init__(self, content: bytes) -> None:
-        self._content: bytes | None = content
-
-    def __aiter__(self) -> _Once:
-        return self
-
-    async def __anext__(self) -> bytes:
-        content, self._content = self._content, None
-        if not content:
-            raise StopAsyncIteration
-        return content
-
-
 def _raw(response: httpx.Response) -> AsyncIterator[bytes]:
     """The body's bytes as sent (no decoding), in the chunks they arrive in."""
-    if response.is_stream_consumed:
-        return _Once(response.content)
+    if response.is_stream_consumed:  # (mock transports read the body first)
+        return Once(response.content)
     return response.aiter_raw()
 
 
