@@ -139,6 +139,7 @@ class ItnioClient:
         )
         self._requester = Requester(
             http_client,
+            owner=self,
             owns_http=owns_http,
             base_url=self._base_url,
             auth=self._auth,
@@ -157,7 +158,7 @@ class ItnioClient:
             if self._transport is not None
             else None
         )
-        self.voice = VoiceResource(self._requester, repr(self))
+        self.voice = VoiceResource(self._requester)
 
     def __repr__(self) -> str:
         key = self._api_key[:4] + "..." if len(self._api_key) > 4 else "***"

@@ -80,13 +80,16 @@ class Requester:
 
     ``http`` is the httpx client requests go through; ``owns_http`` says
     whether the client made it (then its headers never change, and
-    :meth:`aclose` closes it).
+    :meth:`close_http` closes it). ``owner`` is the client: held so that
+    whatever holds the requester (``client.voice``, a stream) keeps the client
+    alive, as it would if it held the client itself.
     """
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         *,
+        owner: object,
         owns_http: bool,
         base_url: str,
         auth: ItnioAuth,
@@ -98,6 +101,7 @@ class Requester:
         deadline: float | None,
     ) -> None:
         self.http = http
+        self.owner = owner
         self.owns_http = owns_http
         self.auth = auth
         self.limiter = limiter

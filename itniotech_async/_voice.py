@@ -43,17 +43,13 @@ def sip_filters(sip_group_name: object, phone_name: object) -> dict[str, str]:
 
 
 class VoiceResource:
-    """The voice record endpoints, reached as ``client.voice``.
+    """The voice record endpoints, reached as ``client.voice``."""
 
-    ``owner`` is the client's repr, shown in this one's.
-    """
-
-    def __init__(self, requester: Requester, owner: str) -> None:
+    def __init__(self, requester: Requester) -> None:
         self._requester = requester
-        self._owner = owner
 
     def __repr__(self) -> str:
-        return f"<VoiceResource of {self._owner}>"
+        return f"<VoiceResource of {self._requester.owner!r}>"
 
     async def record_group(self, voice_id: str) -> GroupCallRecord | None:
         """Fetch one voice-message record; ``None`` when there is none with that id."""

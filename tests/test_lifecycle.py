@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -211,3 +213,19 @@ async def test_own_http_client_keeps_the_cookies_an_answer_sets() -> None:
     client = itnio.ItnioClient(KEY, SECRET)
     assert isinstance(client._requester.http, HttpClient)
     await client.aclose()
+
+
+async def test_voice_and_streams_keep_their_client_alive(fake: FakeItnio) -> None:
+    """A client no longer named stays alive while its .voice or one of its streams is held."""
+    async with httpx.AsyncClient(transport=fake.transport) as http:
+        client = itnio.ItnioClient(KEY, SECRET, http_client=http)
+        alive = weakref.ref(client)
+        voice = client.voice
+        stream = voice.iter_sip_records(START, END, limit=5)
+        del client
+        gc.collect()
+        assert alive() is not None
+        del voice
+        gc.collect()
+        assert alive() is not None
+        assert len([record async for record in stream]) == 5
