@@ -16,11 +16,14 @@ from ._times import utc
 
 __all__ = [
     "check_base_url",
-    "check_filter",
+    "check_credentials",
     "check_directory",
+    "check_filter",
     "check_int",
     "check_max_bytes",
+    "check_max_rate",
     "check_range",
+    "check_retry_backoff",
     "check_time",
     "check_timeout",
     "check_voice_id",
@@ -93,18 +96,53 @@ def check_filter(name: str, value: object) -> str:
     return value
 
 
+def _positive_number(value: object) -> bool:
+    """Whether ``value`` is a finite ``int`` or ``float`` (not a ``bool``) above zero."""
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+    )
+
+
 def check_timeout(timeout: object) -> None:
     """Accept ``None`` (no timeout, as in httpx), an :class:`httpx.Timeout` or a positive number."""
     if timeout is None or isinstance(timeout, httpx.Timeout):
         return
-    if (
-        not isinstance(timeout, (int, float))
-        or isinstance(timeout, bool)
-        or not 0 < timeout < float("inf")
-    ):
+    if not _positive_number(timeout):
         raise InvalidArgumentError(
             f"timeout must be a positive number of seconds or an httpx.Timeout, got {timeout!r}"
         )
+
+
+def check_max_rate(max_rate: object) -> None:
+    """Accept ``None`` (no cap) or a positive number of requests per second."""
+    if max_rate is not None and not _positive_number(max_rate):
+        raise InvalidArgumentError(
+            f"max_rate must be a positive number of requests per second or None, got {max_rate!r}"
+        )
+
+
+def check_retry_backoff(retry_backoff: object) -> None:
+    """Accept a number of seconds >= 0."""
+    if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
+        raise InvalidArgumentError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
+
+
+def check_credentials(api_key: object, api_secret: object) -> tuple[str, str]:
+    """Return the API key and secret if both are given and the key can go in a header."""
+    if not api_key or not isinstance(api_key, str):
+        raise InvalidArgumentError(
+            "missing API key: pass api_key or set the ITNIO_API_KEY environment variable"
+        )
+    if not (api_key.isascii() and api_key.isprintable()) or any(c.isspace() for c in api_key):
+        raise InvalidArgumentError(
+            "the API key has characters that cannot be sent in a header "
+            "(it must be printable ASCII without spaces)"
+        )
+    if not api_secret or not isinstance(api_secret, str):
+        raise InvalidArgumentError(
+            "missing API secret: pass api_secret or set the ITNIO_API_SECRET environment variable"
+        )
+    return api_key, api_secret
 
 
 def _redact(url: str) -> str:

@@ -15,7 +15,14 @@ import anyio
 import httpx
 
 from ._auth import ItnioAuth, ServerClock
-from ._checks import check_base_url, check_int, check_timeout
+from ._checks import (
+    check_base_url,
+    check_credentials,
+    check_int,
+    check_max_rate,
+    check_retry_backoff,
+    check_timeout,
+)
 from ._decode import DEFAULT_MAX_RESPONSE_SIZE
 from ._errors import InvalidArgumentError, ItnioError
 from ._http import HttpClient
@@ -89,20 +96,7 @@ class ItnioClient:
     ) -> None:
         api_key = api_key if api_key is not None else os.environ.get("ITNIO_API_KEY")
         api_secret = api_secret if api_secret is not None else os.environ.get("ITNIO_API_SECRET")
-        if not api_key or not isinstance(api_key, str):
-            raise InvalidArgumentError(
-                "missing API key: pass api_key or set the ITNIO_API_KEY environment variable"
-            )
-        if not (api_key.isascii() and api_key.isprintable()) or any(c.isspace() for c in api_key):
-            raise InvalidArgumentError(
-                "the API key has characters that cannot be sent in a header "
-                "(it must be printable ASCII without spaces)"
-            )
-        if not api_secret or not isinstance(api_secret, str):
-            raise InvalidArgumentError(
-                "missing API secret: pass api_secret or set the ITNIO_API_SECRET "
-                "environment variable"
-            )
+        api_key, api_secret = check_credentials(api_key, api_secret)
         url = check_base_url(base_url or os.environ.get("ITNIO_BASE_URL") or DEFAULT_BASE_URL)
         check_timeout(timeout)
         check_int("max_retries", max_retries, 0)
@@ -110,17 +104,8 @@ class ItnioClient:
         check_int("max_response_size", max_response_size, 1)
         if not isinstance(adaptive, bool):
             raise InvalidArgumentError(f"adaptive must be True or False, got {adaptive!r}")
-        if max_rate is not None and (
-            not isinstance(max_rate, (int, float))
-            or isinstance(max_rate, bool)
-            or not 0 < max_rate < float("inf")
-        ):
-            raise InvalidArgumentError(
-                f"max_rate must be a positive number of requests per second or None, "
-                f"got {max_rate!r}"
-            )
-        if not isinstance(retry_backoff, (int, float)) or not retry_backoff >= 0:
-            raise InvalidArgumentError(f"retry_backoff must be >= 0, got {retry_backoff!r}")
+        check_max_rate(max_rate)
+        check_retry_backoff(retry_backoff)
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise InvalidArgumentError("http_client must be an httpx.AsyncClient")
 
