@@ -41,6 +41,7 @@ __all__ = ["DEFAULT_BASE_URL", "ItnioClient"]
 logger = logging.getLogger("itniotech_async")
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
+DEFAULT_CONCURRENCY = 8  # page requests in flight, the default of max_concurrency
 # The vendor asks for this Content-Type on every request, GET included.
 # The codings asked for are the ones _decode undoes within the size limit.
 _HEADERS = {
@@ -153,7 +154,7 @@ class ItnioClient:
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = 30.0,
         max_retries: int = 3,
-        max_concurrency: int = 8,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
