@@ -567,7 +567,7 @@ def test_progress_is_off_when_quiet(server: Fake, tmp_path: Path) -> None:
 
 def test_demo_estimate_uses_the_serial_sample() -> None:
     """The serial estimate is all requests times the mean of the one-at-a-time sample."""
-    from itniotech_async._cli import DemoResult
+    from itniotech_async._cli._demo import DemoResult
 
     result = DemoResult(
         records=30_000,
