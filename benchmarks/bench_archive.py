@@ -50,7 +50,7 @@ def _maxrss_mib() -> float:
 
 
 async def _run_child(variant: str, base_url: str, db: str, schema: str) -> dict[str, Any]:
-    from itniotech_async._cli import export
+    from itniotech_async._cli._export import export
     from itniotech_async.archive import Archive
 
     end = datetime.now(timezone.utc)

@@ -34,6 +34,7 @@ from ._voice import VoiceResource
 __all__ = ["DEFAULT_BASE_URL", "ItnioClient"]
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
+DEFAULT_CONCURRENCY = 8  # page requests in flight, the default of max_concurrency
 
 
 class ItnioClient:
@@ -87,7 +88,7 @@ class ItnioClient:
         base_url: str | None = None,
         timeout: float | httpx.Timeout | None = 30.0,
         max_retries: int = 3,
-        max_concurrency: int = 8,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
         http_client: httpx.AsyncClient | None = None,
         retry_backoff: float = 0.5,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,

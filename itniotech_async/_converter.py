@@ -17,6 +17,7 @@ import attrs
 import cattrs
 
 from ._models import CallRecord, GroupCallRecord, Page, SipCallRecord
+from ._times import parse_iso_time
 
 __all__ = ["converter", "structure_page", "structure_record", "unstructure_record"]
 
@@ -82,17 +83,7 @@ def _opt_datetime(value: object, _: object = None) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        try:
-            result = datetime.fromisoformat(value)
-        except ValueError:
-            text = value.strip()
-            if text.endswith(("Z", "z")):  # Python 3.10's fromisoformat lacks "Z"
-                text = text[:-1] + "+00:00"
-            result = datetime.fromisoformat(text)
-        if result.utcoffset() is None:
-            # Guessing a zone (UTC? the vendor's +08:00?) could shift a call by hours.
-            raise ValueError(f"expected an ISO 8601 time with a UTC offset, got {value!r}")
-        return result
+        return parse_iso_time(value)
     raise ValueError(f"expected an ISO 8601 time, got {type(value).__name__}")
 
 

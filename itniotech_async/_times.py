@@ -14,6 +14,7 @@ __all__ = [
     "MAX_WINDOW_SECONDS",
     "epoch_seconds",
     "has_whole_second",
+    "parse_iso_time",
     "seconds_to_datetime",
     "utc",
     "whole_second_span",
@@ -42,6 +43,27 @@ def epoch_seconds(value: datetime, *, ceil: bool = False) -> int:
     delta = utc(value) - _EPOCH
     seconds = delta.days * 86_400 + delta.seconds
     return seconds + 1 if ceil and delta.microseconds else seconds
+
+
+def parse_iso_time(text: str) -> datetime:
+    """Parse an ISO 8601 time that carries a UTC offset; a trailing ``Z`` is UTC.
+
+    Surrounding spaces are ignored. Raises :class:`ValueError` for text that
+    is not ISO 8601 and for a time without an offset: guessing a zone (UTC?
+    the vendor's +08:00?) could shift a call by hours.
+    """
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat lacks "Z"
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r}") from None
+    if parsed.utcoffset() is None:
+        raise ValueError(
+            f"expected an ISO 8601 time with a UTC offset (such as +08:00 or Z), got {text!r}"
+        )
+    return parsed
 
 
 def seconds_to_datetime(seconds: int, tz: tzinfo | None) -> datetime:

@@ -567,7 +567,7 @@ def test_progress_is_off_when_quiet(server: Fake, tmp_path: Path) -> None:
 
 def test_demo_estimate_uses_the_serial_sample() -> None:
     """The serial estimate is all requests times the mean of the one-at-a-time sample."""
-    from itniotech_async._cli import DemoResult
+    from itniotech_async._cli._demo import DemoResult
 
     result = DemoResult(
         records=30_000,
@@ -604,3 +604,36 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     for label in ("records", "pages", "2 windows", "seconds", "records/s", "one by one"):
         assert label in summary
     assert os.listdir(tmp_path) == ["itnio-demo-export.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("10m", 600),
+        ("1d12h", 129_600),
+        ("2w", 1_209_600),
+        ("0.5s", 0.5),
+        ("1.5D", 129_600),
+    ],
+)
+def test_durations_have_one_form(text: str, seconds: float) -> None:
+    """--since, --lookback and --every read w, d, h, m and s, decimals allowed."""
+    from itniotech_async._cli._args import parse_duration, positive_duration
+
+    assert parse_duration(text).total_seconds() == seconds
+    assert positive_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "3", "3x", "-1h", "1h 30m", "h"])
+def test_bad_durations_are_refused(text: str) -> None:
+    """Anything but number-unit pairs is refused; zero too where the duration must be positive."""
+    from argparse import ArgumentTypeError
+
+    from itniotech_async._cli._args import parse_duration, positive_duration
+
+    with pytest.raises(ArgumentTypeError, match="not a duration"):
+        parse_duration(text)
+    assert parse_duration("0s").total_seconds() == 0
+    with pytest.raises(ArgumentTypeError, match="more than zero"):
+        positive_duration("0m")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from hypothesis import given, settings
 
 from itniotech_async import GroupCallRecord, SipCallRecord
 from itniotech_async import _converter as conv
+from itniotech_async._times import parse_iso_time
 
 RECORD_TYPES = [GroupCallRecord, SipCallRecord]
 
@@ -199,3 +200,37 @@ def test_traceback_through_generated_code_shows_its_source() -> None:
     assert frames
     assert frames[-1].line == "voice_id=_voice_id(g('voiceId')),"
     assert "_voice_id(g('voiceId'))" in "".join(traceback.format_tb(info.value.__traceback__))
+
+
+_UTC_INSTANT = datetime(2022, 1, 18, 6, 42, 50, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("2022-01-18T14:42:50+08:00", timedelta(hours=8)),
+        (" 2022-01-18T06:42:50Z ", timedelta(0)),
+        ("2022-01-18T06:42:50z", timedelta(0)),
+        ("2022-01-18T01:12:50-05:30", -timedelta(hours=5, minutes=30)),
+    ],
+)
+def test_the_one_iso_parser_reads_offsets_and_z(text: str, offset: timedelta) -> None:
+    """parse_iso_time keeps the offset it was given and reads Z (either case) as UTC."""
+    parsed = parse_iso_time(text)
+    assert parsed == _UTC_INSTANT
+    assert parsed.utcoffset() == offset
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2022-01-18T14:42:50", "with a UTC offset"),
+        ("yesterday", "not an ISO 8601 time"),
+        ("", "not an ISO 8601 time"),
+        ("Z", "not an ISO 8601 time"),
+    ],
+)
+def test_the_one_iso_parser_refuses_naive_and_garbage(text: str, message: str) -> None:
+    """parse_iso_time raises ValueError for a naive time and for text that is not ISO 8601."""
+    with pytest.raises(ValueError, match=message):
+        parse_iso_time(text)

@@ -7,6 +7,7 @@ requests signed here.
 
 from __future__ import annotations
 
+import argparse
 import email.utils
 import os
 import select
@@ -25,6 +26,7 @@ import pytest
 import itniotech_async as itnio
 from itniotech_async._auth import compute_sign
 from itniotech_async.testing import FakeItnio, FakeRequest, Fault, generate_records
+from itniotech_async.testing._latency import parse_latency
 
 pytestmark = pytest.mark.anyio
 
@@ -776,3 +778,25 @@ def test_runner_prints_url_serves_and_stops(anyio_backend: str, stop: str) -> No
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("text", "latency"),
+    [
+        ("0.2", 0.2),
+        ("0.05:0.15", (0.05, 0.15)),
+        ("0:0.1", (0.0, 0.1)),
+        ("0", None),
+        ("0:0", None),
+    ],
+)
+def test_latency_flag_parses_seconds_or_a_range(text: str, latency: object) -> None:
+    """--latency (fake and demo) reads SECONDS or LOW:HIGH; zero is no latency."""
+    assert parse_latency(text) == latency
+
+
+@pytest.mark.parametrize("text", ["", "x", "0.2:0.1", "-1", "-1:0", "1:", "1:2:3", "nan", "inf"])
+def test_latency_flag_refuses_what_the_fake_would_refuse(text: str) -> None:
+    """A reversed, negative, infinite or malformed latency is a usage error, not a traceback."""
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_latency(text)

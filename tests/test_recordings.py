@@ -574,7 +574,7 @@ def test_cli_downloads_a_range_and_reruns_skip(
 
 def test_cli_progress_bar_text() -> None:
     """The bar shows records done of the stream's total, failures and bytes."""
-    from itniotech_async._cli_recordings import DownloadProgress
+    from itniotech_async._cli._progress import DownloadProgress
 
     class Counts:
         done, failed, bytes = 6, 1, 2_500_000

@@ -24,22 +24,11 @@ import anyio
 import anyio.abc
 
 from ._faults import Fault
-from ._server import FakeItnio, Latency
+from ._latency import LATENCY_HELP, parse_latency
+from ._server import FakeItnio
 
 # The mix of faults --chaos-rate draws from.
 _CHAOS_FAULTS = (Fault.http(503), Fault.http(502), Fault.status("-18"), Fault.drop())
-
-
-def _latency(text: str) -> Latency:
-    """Parse ``""``/``0`` (none), ``SECONDS`` or ``LOW:HIGH``."""
-    try:
-        if ":" in text:
-            low, high = (float(part) for part in text.split(":", 1))
-            return (low, high)
-        value = float(text) if text else 0.0
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not SECONDS or LOW:HIGH: {text!r}") from None
-    return value or None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=float, default=60, help="days the data spans, up to now")
     parser.add_argument(
         "--latency",
-        type=_latency,
+        type=parse_latency,
         default=None,
-        help="SECONDS or LOW:HIGH of latency per request; None is no latency",
+        help=LATENCY_HELP,
     )
     parser.add_argument("--api-key", default="test-key", help="the Api-Key it accepts")
     parser.add_argument("--api-secret", default="test-secret", help="the secret it accepts")

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from .._times import parse_iso_time
+
 __all__ = [
     "KINDS",
     "RecordKind",
@@ -265,18 +267,15 @@ def parse_time(value: object) -> datetime | None:
     """Parse an ISO 8601 timestamp that carries a UTC offset.
 
     Returns ``None`` for anything else: not a string, not ISO 8601, or a
-    naive time. A trailing ``Z`` is accepted as ``+00:00``.
+    naive time. A trailing ``Z`` is accepted as ``+00:00`` (see
+    :func:`itniotech_async._times.parse_iso_time`, the one parser of the package).
     """
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return None
-    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_iso_time(value)
     except ValueError:
         return None
-    if parsed.utcoffset() is None:
-        return None
-    return parsed
 
 
 def to_micros(moment: datetime) -> int:

@@ -1,4 +1,4 @@
-"""The two ways to reach the fake server: an in-process httpx transport and loopback TCP.
+"""The two ways to reach the fake server: in process (``httpx.MockTransport``) and loopback TCP.
 
 Both hand every request to the same handler coroutine, which returns an
 :class:`Answer`, so the two modes behave identically. The TCP mode speaks
@@ -23,7 +23,7 @@ import h11
 import httpx
 from anyio.abc import SocketAttribute
 
-__all__ = ["Answer", "DropConnection", "Handler", "InProcessTransport", "TCPServer"]
+__all__ = ["Answer", "DropConnection", "Handler", "TCPServer", "in_process"]
 
 logger = logging.getLogger("itniotech_async.testing")
 
@@ -66,8 +66,8 @@ _INTERNAL_ERROR = Answer(
 )
 
 
-class InProcessTransport(httpx.AsyncBaseTransport):
-    """An httpx transport that answers from the fake server without any socket.
+def in_process(handler: Handler) -> httpx.MockTransport:
+    """An httpx transport that answers from ``handler`` without any socket.
 
     A dropped connection surfaces as :class:`httpx.RemoteProtocolError`, the
     error httpx raises when a real server closes the connection without
@@ -75,15 +75,12 @@ class InProcessTransport(httpx.AsyncBaseTransport):
     caller, so a failing assertion inside one fails the test at once.
     """
 
-    def __init__(self, handler: Handler) -> None:
-        self._handler = handler
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
+    async def respond(request: httpx.Request) -> httpx.Response:
+        # MockTransport has read the request's body already.
         headers = {name.lower(): value for name, value in request.headers.items()}
         query = request.url.query.decode("ascii", "replace")
         raw_path = request.url.raw_path.decode("ascii").partition("?")[0]
-        answer = await self._handler(request.method, raw_path, headers, body, query)
+        answer = await handler(request.method, raw_path, headers, request.content, query)
         if answer.drop:
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
@@ -101,6 +98,8 @@ class InProcessTransport(httpx.AsyncBaseTransport):
             stream=_ChunkStream(chunks, request, answer),
             request=request,
         )
+
+    return httpx.MockTransport(respond)
 
 
 class _ChunkStream(httpx.AsyncByteStream):

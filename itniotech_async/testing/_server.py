@@ -1,29 +1,26 @@
 """FakeItnio: a signature-checking fake of the ITNIO voice-record service.
 
-The fake keeps each kind of record sorted once, in serving order, and answers
-a page by bisecting on the parsed ``submitTime``; encoded pages are cached
-until records are added. One request handler serves both the in-process
-httpx transport and the loopback TCP server (see ``_http.py``), so the two
-behave the same. Faults (``_faults.py``) are applied before authentication,
-because they model trouble between the client and the service.
+This module is the server: configuration, faults and chaos, authentication,
+routing and validation of queries. The records and the pages served from
+them live in the store (``_store.py``). One request handler serves both the
+in-process httpx transport and the loopback TCP server (see ``_http.py``),
+so the two behave the same. Faults (``_faults.py``) are applied before
+authentication, because they model trouble between the client and the
+service.
 """
 
 from __future__ import annotations
 
-import bisect
 import email.utils
 import hmac
 import inspect
 import json
-import math
 import random
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta, timezone
-from operator import itemgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
@@ -32,11 +29,12 @@ import attrs
 import httpx
 
 from .._auth import compute_sign
-from ._data import KINDS, RecordKind, generate_records, parse_time, record_key, to_micros
+from ._data import KINDS, RecordKind, generate_records, parse_time
 from ._faults import STATUS_REASONS, Fault, RateLimit
 from ._files import FakeFileHost
-from ._http import Answer, InProcessTransport, TCPServer
-from ._paging import blank_times, is_blank, served_rows
+from ._http import Answer, TCPServer, in_process
+from ._latency import Latency, check_latency
+from ._store import RecordStore, dumps
 
 __all__ = ["FakeItnio", "FakeRequest"]
 
@@ -47,10 +45,6 @@ _RETENTION = timedelta(days=62)  # the vendor's "about two months"
 _DEFAULT_SIZE = 25
 _MAX_SIZE = 100
 _DIGITS = re.compile(r"[0-9]+")
-_PAGE_CACHE_BYTES = 64 * 1024 * 1024
-_FILTER_CACHE_ENTRIES = 64
-# Insert new records one by one below this many; otherwise merge and re-sort.
-_INSORT_LIMIT = 64
 
 _QUERY_ROUTES: dict[str, RecordKind] = {
     "/voice/recordGroupQuery": "group",
@@ -61,7 +55,6 @@ _SINGLE_ROUTES: dict[str, RecordKind] = {
     "/voice/recordSip": "sip",
 }
 
-Latency = float | tuple[float, float] | None
 Callback = Callable[["FakeRequest"], Awaitable[None] | None]
 _C = TypeVar("_C", bound=Callback)
 
@@ -106,94 +99,9 @@ class FakeRequest:
         return self.headers.get(name.lower())
 
 
-class _Table:
-    """The records of one kind in ascending serving order, with an id index."""
-
-    __slots__ = ("by_id", "encoded", "keys", "records")
-
-    def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
-        self.keys: list[tuple[int, int, str]] = []
-        self.records: list[dict[str, Any]] = []
-        self.by_id: dict[str, dict[str, Any]] = {}
-        self.encoded: dict[str, bytes] = {}
-        self.add(records)
-
-    def add(self, records: Iterable[Mapping[str, Any]]) -> None:
-        new = [(record_key(record), dict(record)) for record in records]
-        ids = [key[2] for key, _ in new]
-        clashes = sorted({i for i in ids if i in self.by_id} | _duplicates(ids))
-        if clashes:
-            raise ValueError(f"duplicate voiceId: {', '.join(clashes[:5])}")
-        if len(new) < _INSORT_LIMIT:
-            for key, record in new:
-                index = bisect.bisect_right(self.keys, key)
-                self.keys.insert(index, key)
-                self.records.insert(index, record)
-        else:
-            merged = sorted([*zip(self.keys, self.records, strict=True), *new], key=itemgetter(0))
-            self.keys = [key for key, _ in merged]
-            self.records = [record for _, record in merged]
-        for key, record in new:
-            self.by_id[key[2]] = record
-
-    def replace(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Replace records by ``voiceId``; every one must exist already."""
-        new = [dict(record) for record in records]
-        ids = [record.get("voiceId") for record in new]
-        unknown = sorted(str(i) for i in ids if i not in self.by_id)
-        repeated = sorted(_duplicates([str(i) for i in ids]))
-        if unknown or repeated:
-            what = "unknown" if unknown else "repeated"
-            raise ValueError(f"{what} voiceId: {', '.join((unknown or repeated)[:5])}")
-        for record in new:
-            record_key(record)  # refuse a record without a usable submitTime up front
-        gone = set(ids)
-        kept = [
-            (key, record)
-            for key, record in zip(self.keys, self.records, strict=True)
-            if key[2] not in gone
-        ]
-        self.keys = [key for key, _ in kept]
-        self.records = [record for _, record in kept]
-        for voice_id in gone:
-            del self.by_id[str(voice_id)]
-            self.encoded.pop(str(voice_id), None)
-        self.add(new)
-
-    def window(self, low: int, high: int) -> tuple[int, int]:
-        """Return the index range of records submitted in ``[low, high]`` (µs)."""
-        return (
-            bisect.bisect_left(self.keys, (low,)),
-            bisect.bisect_left(self.keys, (high + 1,)),
-        )
-
-    def encode(self, record: dict[str, Any], blank: float = 0.0) -> bytes:
-        """The record's JSON; with its times empty if it is among the ``blank`` share."""
-        voice_id: str = record["voiceId"]
-        cached = self.encoded.get(voice_id)
-        if cached is None:
-            served = blank_times(record) if is_blank(voice_id, blank) else record
-            cached = self.encoded[voice_id] = _dumps(served)
-        return cached
-
-
-def _duplicates(ids: list[str]) -> set[str]:
-    seen: set[str] = set()
-    repeated: set[str] = set()
-    for voice_id in ids:
-        if voice_id in seen:
-            repeated.add(voice_id)
-        seen.add(voice_id)
-    return repeated
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def _envelope(status: str, reason: str | None = None, data: Any = None) -> bytes:
     reason = reason if reason is not None else STATUS_REASONS.get(status, "error")
-    return _dumps({"status": status, "reason": reason, "data": data})
+    return dumps({"status": status, "reason": reason, "data": data})
 
 
 def _html(status_code: int, reason: str) -> bytes:
@@ -314,16 +222,6 @@ class FakeItnio:
             raise ValueError(f"blank_stamps must be within [0, 1], not {blank_stamps}")
         if arrivals < 0:
             raise ValueError(f"arrivals must be >= 0, not {arrivals}")
-        self.tie_order = tie_order
-        self.count_skew = count_skew
-        self.range_ends = range_ends
-        self._blank_stamps = blank_stamps
-        self.arrivals = arrivals
-        self._days = days
-        self._arrived = 0.0  # arrivals owed, fractions included
-        self._arrival_seq = 0
-        self._hostile_rng = random.Random(f"hostile-{seed}")
-        self._latest: dict[str, list[tuple[int, int, str]]] = {kind: [] for kind in KINDS}
         self._rewriters: list[Callable[[FakeRequest, Any], Any]] = []
         self._api_key = api_key
         self._api_secret = api_secret
@@ -337,7 +235,7 @@ class FakeItnio:
 
         data_now = self._now()
         given = {"sip": sip_records, "group": group_records}
-        self._tables: dict[str, _Table] = {}
+        tables: dict[RecordKind, Iterable[Mapping[str, Any]]] = {}
         for kind in KINDS:
             records = given[kind]
             if records is None:
@@ -350,10 +248,18 @@ class FakeItnio:
                     batches=batches,
                     batch_size=batch_size,
                 )
-            self._tables[kind] = _Table(records)
-        self._page_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-        self._page_cache_bytes = 0
-        self._filter_cache: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+            tables[kind] = records
+        self._store = RecordStore(
+            tables,
+            seed=seed,
+            days=days,
+            now=self._now,
+            blank_stamps=blank_stamps,
+        )
+        self.tie_order = tie_order
+        self.count_skew = count_skew
+        self.range_ends = range_ends
+        self.arrivals = arrivals
 
         self.rate_limit: RateLimit | None = None
         self._callbacks: list[Callback] = []
@@ -367,15 +273,15 @@ class FakeItnio:
         self.peak_in_flight = 0
         self.requests: list[FakeRequest] = []
         self._in_flight = 0
-        self._transport: InProcessTransport | None = None
+        self._transport: httpx.AsyncBaseTransport | None = None
         #: The recordings: ``GET /voice/getRecordingFileUrl`` and the file host it points at.
         self.files = FakeFileHost(self)
 
     def __repr__(self) -> str:
         return (
             f"FakeItnio(api_key={self._api_key!r}, api_secret='***', "
-            f"sip_records={len(self._tables['sip'].records)}, "
-            f"group_records={len(self._tables['group'].records)})"
+            f"sip_records={len(self._store.table('sip').records)}, "
+            f"group_records={len(self._store.table('group').records)})"
         )
 
     # -- configuration -----------------------------------------------------
@@ -403,17 +309,7 @@ class FakeItnio:
 
     @latency.setter
     def latency(self, value: Latency) -> None:
-        if isinstance(value, tuple):
-            low, high = value
-            if not 0 <= low <= high:
-                raise ValueError(f"latency range must satisfy 0 <= low <= high, not {value}")
-            self._latency = (float(low), float(high))
-        elif value is not None:
-            if value < 0:
-                raise ValueError(f"latency must be >= 0, not {value}")
-            self._latency = float(value)
-        else:
-            self._latency = None
+        self._latency = check_latency(value)
 
     @property
     def in_flight(self) -> int:
@@ -428,7 +324,7 @@ class FakeItnio:
         base_url="http://fake")``; any host works.
         """
         if self._transport is None:
-            self._transport = InProcessTransport(self._handle)
+            self._transport = in_process(self._handle)
         return self._transport
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:
@@ -443,17 +339,49 @@ class FakeItnio:
     @property
     def blank_stamps(self) -> float:
         """The share of records served with every time empty (see the class doc)."""
-        return self._blank_stamps
+        return self._store.blank_stamps
 
     @blank_stamps.setter
     def blank_stamps(self, value: float) -> None:
         if not 0 <= value <= 1:
             raise ValueError(f"blank_stamps must be within [0, 1], not {value}")
-        self._blank_stamps = value
-        for table in self._tables.values():
-            table.encoded.clear()
-        self._page_cache.clear()
-        self._page_cache_bytes = 0
+        self._store.blank_stamps = value
+
+    @property
+    def tie_order(self) -> str:
+        """``"stable"``, or ``"shuffle"`` rows that share a second (see the class doc)."""
+        return self._store.tie_order
+
+    @tie_order.setter
+    def tie_order(self, value: str) -> None:
+        self._store.tie_order = value
+
+    @property
+    def count_skew(self) -> bool:
+        """Whether a page's total and rows straddle the latest arrival (see the class doc)."""
+        return self._store.count_skew
+
+    @count_skew.setter
+    def count_skew(self, value: bool) -> None:
+        self._store.count_skew = value
+
+    @property
+    def range_ends(self) -> str:
+        """Which ends of a query's range are inclusive: ``"[]"``, ``"[)"``, ``"(]"``, ``"()"``."""
+        return self._store.range_ends
+
+    @range_ends.setter
+    def range_ends(self, value: str) -> None:
+        self._store.range_ends = value
+
+    @property
+    def arrivals(self) -> float:
+        """Calls that arrive per query request (see the class doc)."""
+        return self._store.arrivals
+
+    @arrivals.setter
+    def arrivals(self, value: float) -> None:
+        self._store.arrivals = value
 
     def rewrite_pages(self, func: Callable[[FakeRequest, Any], Any]) -> None:
         """Pass the ``data`` of every page answer through ``func(request, data)`` before it leaves.
@@ -478,7 +406,7 @@ class FakeItnio:
 
     def records(self, kind: RecordKind) -> list[dict[str, Any]]:
         """Return copies of the records of ``kind``, in serving order (newest first)."""
-        return [dict(record) for record in reversed(self._table(kind).records)]
+        return self._store.records(kind)
 
     def add_records(self, kind: RecordKind, records: Iterable[Mapping[str, Any]]) -> None:
         """Insert records of ``kind`` (``"sip"`` or ``"group"``), e.g. calls arriving mid-walk.
@@ -487,12 +415,7 @@ class FakeItnio:
         service. Raises :class:`ValueError`, adding nothing, when a record has
         no ``voiceId`` or ``submitTime`` or repeats an existing ``voiceId``.
         """
-        records = [dict(record) for record in records]
-        self._table(kind).add(records)
-        self._latest[kind] = [record_key(record) for record in records]
-        self._page_cache.clear()
-        self._page_cache_bytes = 0
-        self._filter_cache.clear()
+        self._store.add(kind, records)
 
     def update_records(self, kind: RecordKind, records: Iterable[Mapping[str, Any]]) -> None:
         """Replace records of ``kind`` that share a ``voiceId``: a call completed later.
@@ -501,16 +424,7 @@ class FakeItnio:
         (copied; its ``submitTime`` may move it). Raises :class:`ValueError`,
         changing nothing, when a ``voiceId`` is unknown or repeated.
         """
-        self._table(kind).replace(records)
-        self._page_cache.clear()
-        self._page_cache_bytes = 0
-        self._filter_cache.clear()
-
-    def _table(self, kind: str) -> _Table:
-        table = self._tables.get(kind)
-        if table is None:
-            raise ValueError(f"kind must be 'sip' or 'group', not {kind!r}")
-        return table
+        self._store.update(kind, records)
 
     # -- hooks, faults and counters ----------------------------------------
 
@@ -686,7 +600,7 @@ class FakeItnio:
     def _not_found(self, request: FakeRequest, status_code: int) -> Answer:
         request.answered = f"http_{status_code}"
         error = "Not Found" if status_code == 404 else "Method Not Allowed"
-        body = _dumps(
+        body = dumps(
             {
                 "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "status": status_code,
@@ -721,8 +635,7 @@ class FakeItnio:
 
         # A count read apart from the rows straddles calls that arrive while
         # this request is served (see count_skew), never older ones.
-        for table_kind in self._latest:
-            self._latest[table_kind] = []
+        self._store.forget_arrivals()
         for callback in list(self._callbacks):
             result = callback(request)
             if inspect.isawaitable(result):
@@ -730,10 +643,7 @@ class FakeItnio:
 
         if not is_query:
             request.answered = "0"
-            record = self._tables[kind].by_id.get(voice_id)
-            data = (
-                b"null" if record is None else self._tables[kind].encode(record, self._blank_stamps)
-            )
+            data = self._store.record_json(kind, voice_id)
             return self._json(b'{"status":"0","reason":"success","data":' + data + b"}")
         try:
             body = self._query(kind, request.json)
@@ -784,31 +694,7 @@ class FakeItnio:
             raise _Invalid("-22")
         if kind == "group":
             group = phone = ""
-        self._arrive(kind)
-        low, high = to_micros(start), to_micros(end)
-        # Stamps are whole microseconds: an exclusive end is one microsecond inside.
-        low += self.range_ends[0] == "("
-        high -= self.range_ends[1] == ")"
-        return self._page(kind, low, high, group, phone, current, size)
-
-    def _arrive(self, kind: RecordKind) -> None:
-        """Add the calls that arrive with this request, stamped anywhere in the last days."""
-        if not self.arrivals:
-            return
-        self._arrived += self.arrivals
-        count = int(self._arrived)
-        if not count:
-            return
-        self._arrived -= count
-        self._arrival_seq += 1
-        records = generate_records(
-            kind, count, seed=self._arrival_seq, now=self._now(), days=self._days
-        )
-        for record in records:
-            self._arrival_seq += 1
-            # 20 digits: never the id of a generated record (19).
-            record["voiceId"] = record["voiceId"][:12] + f"9{self._arrival_seq:07d}"
-        self.add_records(kind, records)
+        return self._store.query(kind, start, end, group, phone, current, size)
 
     def _rewrite(self, request: FakeRequest, body: bytes) -> bytes:
         envelope = json.loads(body)
@@ -816,108 +702,4 @@ class FakeItnio:
         for func in self._rewriters:
             data = func(request, data)
         envelope["data"] = data
-        return _dumps(envelope)
-
-    def _page(
-        self, kind: RecordKind, low: int, high: int, group: str, phone: str, current: int, size: int
-    ) -> bytes:
-        if self.tie_order != "stable" or self.count_skew:
-            return self._hostile_page(kind, low, high, group, phone, current, size)
-        key = (kind, low, high, group, phone, current, size)
-        cached = self._page_cache.get(key)
-        if cached is not None:
-            self._page_cache.move_to_end(key)
-            return cached
-
-        table = self._tables[kind]
-        left, right = table.window(low, high)
-        first = (current - 1) * size
-        chosen: Iterable[int]
-        if group or phone:
-            matches = self._filtered(table, kind, left, right, group, phone)
-            total = len(matches)
-            chosen = matches[first : first + size]
-        else:
-            total = right - left
-            last = min(first + size, total)
-            chosen = range(right - 1 - first, right - 1 - last, -1) if first < total else ()
-        records = table.records
-        body = b"".join(
-            (
-                b'{"status":"0","reason":"success","data":{"total":%d,"size":%d,"current":%d,'
-                b'"pages":%d,"searchCount":true,"records":['
-                % (total, size, current, math.ceil(total / size)),
-                b",".join([table.encode(records[index], self._blank_stamps) for index in chosen]),
-                b"]}}",
-            )
-        )
-
-        self._page_cache[key] = body
-        self._page_cache_bytes += len(body)
-        while self._page_cache_bytes > _PAGE_CACHE_BYTES and len(self._page_cache) > 1:
-            _, evicted = self._page_cache.popitem(last=False)
-            self._page_cache_bytes -= len(evicted)
-        return body
-
-    def _hostile_page(
-        self, kind: RecordKind, low: int, high: int, group: str, phone: str, current: int, size: int
-    ) -> bytes:
-        """A page served as the vendor allows: ties reordered, count and rows apart."""
-        table = self._tables[kind]
-        left, right = table.window(low, high)
-        matches: Sequence[int]
-        if group or phone:
-            matches = self._filtered(table, kind, left, right, group, phone)
-        else:
-            matches = range(right - 1, left - 1, -1)
-        total = len(matches)
-        rng = self._hostile_rng
-        if self.count_skew and self._latest[kind]:
-            # The latest arrival falls between the two reads.
-            latest = {
-                bisect.bisect_left(table.keys, key)
-                for key in self._latest[kind]
-                if low <= key[0] <= high
-            }
-            latest &= set(matches)
-            if rng.random() < 0.5:
-                total -= len(latest)  # counted before it arrived
-            elif latest:
-                matches = [index for index in matches if index not in latest]  # rows before
-        keys = table.keys
-        rows = served_rows(
-            matches,
-            (current - 1) * size,
-            size,
-            lambda index: keys[index][0] // 1_000_000,
-            rng if self.tie_order == "shuffle" else None,
-        )
-        records = table.records
-        return b"".join(
-            (
-                b'{"status":"0","reason":"success","data":{"total":%d,"size":%d,"current":%d,'
-                b'"pages":%d,"searchCount":true,"records":['
-                % (total, size, current, math.ceil(total / size)),
-                b",".join([table.encode(records[index], self._blank_stamps) for index in rows]),
-                b"]}}",
-            )
-        )
-
-    def _filtered(
-        self, table: _Table, kind: RecordKind, left: int, right: int, group: str, phone: str
-    ) -> list[int]:
-        """Return the indices of matching records in ``[left, right)``, newest first."""
-        key = (kind, left, right, group, phone)
-        matches = self._filter_cache.get(key)
-        if matches is None:
-            records = table.records
-            matches = [
-                index
-                for index in range(right - 1, left - 1, -1)
-                if (not group or records[index].get("sipGroupName") == group)
-                and (not phone or records[index].get("phoneName") == phone)
-            ]
-            self._filter_cache[key] = matches
-            if len(self._filter_cache) > _FILTER_CACHE_ENTRIES:
-                self._filter_cache.popitem(last=False)
-        return matches
+        return dumps(envelope)

@@ -17,28 +17,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any
 
-from ._client import ItnioClient
-from ._errors import InvalidArgumentError, ItnioError
-from ._pagination import RecordStream
-from ._recordings import RecordingDownload, RecordingDownloads
+from .._client import DEFAULT_CONCURRENCY
+from .._errors import InvalidArgumentError, ItnioError
+from .._pagination import RecordStream
+from .._recordings import RecordingDownload
+from ._args import add_common, iso_time, positive_int
+from ._connect import make_client
+from ._progress import DownloadProgress, show_progress, size_text
 
-__all__ = ["DownloadProgress", "add_recordings_parser", "run_recordings"]
-
-DEFAULT_CONCURRENCY = 8
-_REDRAW_INTERVAL = 0.1
-_BAR = 24
+__all__ = ["add_recordings_command", "run_recordings"]
 
 
-def add_recordings_parser(
-    commands: Any,
-    parse_time: Callable[[str], Any],
-    positive_int: Callable[[str], int],
-) -> argparse.ArgumentParser:
-    """Add the ``recordings`` command to the sub-parsers ``commands``; return its parser."""
+def add_recordings_command(commands: Any) -> None:
+    """Add the ``recordings`` command to the sub-parsers ``commands``."""
     parser: argparse.ArgumentParser = commands.add_parser(
         "recordings", help="download the call recordings of a time range into a directory"
     )
@@ -51,7 +44,7 @@ def add_recordings_parser(
         parser.add_argument(
             f"--{bound}",
             required=True,
-            type=parse_time,
+            type=iso_time,
             metavar="ISO",
             help=f"{bound} of the range, ISO 8601 with a UTC offset or Z",
         )
@@ -73,61 +66,7 @@ def add_recordings_parser(
         metavar="N",
         help="refuse recordings larger than N bytes (reported as failed)",
     )
-    return parser
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
-class DownloadProgress:
-    """A one-line progress bar on a terminal: records done of total, failures, bytes, rate."""
-
-    def __init__(self, downloads: RecordingDownloads, stream: RecordStream[Any], out: TextIO):
-        self._downloads = downloads
-        self._stream = stream
-        self._out = out
-        self._started = time.monotonic()
-        self._next_draw = 0.0
-        self._width = 0
-
-    def render(self, elapsed: float) -> str:
-        """The bar's text after ``elapsed`` seconds."""
-        d = self._downloads
-        total = self._stream.total
-        rate = d.bytes / elapsed if elapsed > 0 else 0.0
-        tail = f"{d.failed} failed  {_size(d.bytes)}  {_size(int(rate))}/s"
-        if total is None:
-            return f"{d.done:,} recordings (counting...)  {tail}"
-        share = d.done / total if total else 1.0
-        filled = min(_BAR, int(share * _BAR))
-        bar = "#" * filled + "-" * (_BAR - filled)
-        return f"[{bar}] {d.done:,}/{total:,} records {share:4.0%}  {tail}"
-
-    def update(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now >= self._next_draw:
-            self._next_draw = now + _REDRAW_INTERVAL
-            line = self.render(now - self._started)
-            self._out.write("\r" + line.ljust(self._width))
-            self._out.flush()
-            self._width = max(self._width, len(line))
-
-    def clear(self) -> None:
-        """Blank the line so that a message can be printed in its place."""
-        if self._width:
-            self._out.write("\r" + " " * self._width + "\r")
-            self._out.flush()
-
-    def close(self) -> None:
-        self.update(force=True)
-        self._out.write("\n")
-        self._out.flush()
+    add_common(parser, connects=True, top=False)
 
 
 def _failure(outcome: RecordingDownload) -> str:
@@ -137,10 +76,8 @@ def _failure(outcome: RecordingDownload) -> str:
 
 async def run_recordings(
     args: argparse.Namespace,
-    make_client: Callable[[str | None, int], ItnioClient],
-    show_progress: bool,
 ) -> None:
-    """Stream the range's records and download their recordings into ``args.dir``."""
+    """``itniotech recordings``: stream the range's records, download their recordings."""
     if args.end < args.start:
         raise InvalidArgumentError(
             f"--end ({args.end.isoformat()}) is before --start ({args.start.isoformat()})"
@@ -158,7 +95,7 @@ async def run_recordings(
         downloads = client.voice.download_recordings(
             stream, args.dir, concurrency=args.concurrency, max_bytes=args.max_bytes
         )
-        progress = DownloadProgress(downloads, stream, sys.stderr) if show_progress else None
+        progress = DownloadProgress(downloads, stream, sys.stderr) if show_progress(args) else None
         try:
             async with downloads as outcomes:
                 async for outcome in outcomes:
@@ -173,7 +110,7 @@ async def run_recordings(
                 progress.close()
     no_file = downloads.done - downloads.downloaded - downloads.skipped - downloads.failed
     print(
-        f"{downloads.downloaded:,} downloaded ({_size(downloads.bytes)}), "
+        f"{downloads.downloaded:,} downloaded ({size_text(downloads.bytes)}), "
         f"{downloads.skipped:,} already there, {no_file:,} without a recording, "
         f"{downloads.failed:,} failed, in {os.fspath(args.dir)}",
         flush=True,
