@@ -18,6 +18,7 @@ from __future__ import annotations
 from ._data import generate_records
 from ._faults import Fault, RateLimit
 from ._files import FakeFileHost
-from ._server import FakeItnio, FakeRequest
+from ._http import FakeRequest
+from ._server import FakeItnio
 
 __all__ = ["FakeFileHost", "FakeItnio", "FakeRequest", "Fault", "RateLimit", "generate_records"]

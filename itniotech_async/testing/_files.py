@@ -29,15 +29,12 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, urlencode
 
 import attrs
 
-from ._http import Answer, DropConnection
-
-if TYPE_CHECKING:
-    from ._server import FakeRequest
+from ._http import Answer, DropConnection, FakeRequest
 
 __all__ = ["FILES_PREFIX", "RESOLVE_PATH", "FakeFileHost"]
 

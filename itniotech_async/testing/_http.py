@@ -1,5 +1,7 @@
 """The two ways to reach the fake server: in process (``httpx.MockTransport``) and loopback TCP.
 
+Each request is kept as a :class:`FakeRequest`, whichever way it came.
+
 Both hand every request to the same handler coroutine, which returns an
 :class:`Answer`, so the two modes behave identically. The TCP mode speaks
 HTTP/1.1 through h11 with keep-alive, one task per connection, all inside a
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from http import HTTPStatus
 from types import TracebackType
+from typing import Any
 from urllib.parse import unquote
 
 import anyio
@@ -23,11 +26,53 @@ import h11
 import httpx
 from anyio.abc import SocketAttribute
 
-__all__ = ["Answer", "DropConnection", "Handler", "TCPServer", "in_process"]
+from ._faults import Fault
+
+__all__ = ["Answer", "DropConnection", "FakeRequest", "Handler", "TCPServer", "in_process"]
 
 logger = logging.getLogger("itniotech_async.testing")
 
 _CHUNK = 65_536
+
+
+def _redacted(headers: dict[str, str]) -> str:
+    """The headers for a repr, with the request's signature hidden."""
+    return repr({k: ("***" if k == "sign" else v) for k, v in headers.items()})
+
+
+@attrs.define(eq=False)
+class FakeRequest:
+    """One request as the fake server saw it.
+
+    ``headers`` maps lower-cased header names to values (use :meth:`header`
+    for a case-insensitive look-up). ``json`` is the parsed body, or ``None``
+    when there is no body or it is not JSON. ``answered`` is ``None`` while
+    the request is in flight, then the envelope's status (``"0"``, ``"-1"``,
+    ...), ``"http_404"``/``"http_405"`` for unknown routes, or the
+    :attr:`Fault.name <itniotech_async.testing.Fault.name>` of the fault that
+    answered it. A :meth:`Fault.slow <itniotech_async.testing.Fault.slow>`
+    request records its fault in ``fault`` and its normal status in
+    ``answered``.
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str] = attrs.field(repr=_redacted)
+    json: Any
+    body: bytes = attrs.field(repr=False)
+    answered: str | None = None
+    fault: Fault | None = None
+    query: str = ""
+    raw_path: str = ""
+    body_sent: int = 0
+
+    def count_sent(self, size: int) -> None:
+        """Add ``size`` to :attr:`body_sent`, the answer's body bytes sent so far."""
+        self.body_sent += size
+
+    def header(self, name: str) -> str | None:
+        """Return a request header by case-insensitive name, or ``None``."""
+        return self.headers.get(name.lower())
 
 
 class DropConnection(Exception):

@@ -32,11 +32,11 @@ from .._auth import compute_sign
 from ._data import KINDS, RecordKind, generate_records, parse_time
 from ._faults import STATUS_REASONS, Fault, RateLimit
 from ._files import FakeFileHost
-from ._http import Answer, TCPServer, in_process
+from ._http import Answer, FakeRequest, TCPServer, in_process
 from ._latency import Latency, check_latency
 from ._store import RecordStore, dumps
 
-__all__ = ["FakeItnio", "FakeRequest"]
+__all__ = ["FakeItnio"]
 
 _JSON_TYPE = "application/json;charset=UTF-8"
 _HTML_TYPE = "text/html;charset=UTF-8"
@@ -57,46 +57,6 @@ _SINGLE_ROUTES: dict[str, RecordKind] = {
 
 Callback = Callable[["FakeRequest"], Awaitable[None] | None]
 _C = TypeVar("_C", bound=Callback)
-
-
-def _redacted(headers: dict[str, str]) -> str:
-    """The headers for a repr, with the request's signature hidden."""
-    return repr({k: ("***" if k == "sign" else v) for k, v in headers.items()})
-
-
-@attrs.define(eq=False)
-class FakeRequest:
-    """One request as the fake server saw it.
-
-    ``headers`` maps lower-cased header names to values (use :meth:`header`
-    for a case-insensitive look-up). ``json`` is the parsed body, or ``None``
-    when there is no body or it is not JSON. ``answered`` is ``None`` while
-    the request is in flight, then the envelope's status (``"0"``, ``"-1"``,
-    ...), ``"http_404"``/``"http_405"`` for unknown routes, or the
-    :attr:`Fault.name <itniotech_async.testing.Fault.name>` of the fault that
-    answered it. A :meth:`Fault.slow <itniotech_async.testing.Fault.slow>`
-    request records its fault in ``fault`` and its normal status in
-    ``answered``.
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str] = attrs.field(repr=_redacted)
-    json: Any
-    body: bytes = attrs.field(repr=False)
-    answered: str | None = None
-    fault: Fault | None = None
-    query: str = ""
-    raw_path: str = ""
-    body_sent: int = 0
-
-    def count_sent(self, size: int) -> None:
-        """Add ``size`` to :attr:`body_sent`, the answer's body bytes sent so far."""
-        self.body_sent += size
-
-    def header(self, name: str) -> str | None:
-        """Return a request header by case-insensitive name, or ``None``."""
-        return self.headers.get(name.lower())
 
 
 def _envelope(status: str, reason: str | None = None, data: Any = None) -> bytes:
