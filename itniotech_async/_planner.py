@@ -152,6 +152,7 @@ class Job:
     invalid: int = 0  # unusable answers so far
     requesting: bool = True  # its request is still out
     seen_at_send: int = 0  # the window's ids when a window count was sent
+    stamps_at_send: int = 0  # and the stamps collected in it
 
     @property
     def size(self) -> int:
@@ -334,6 +335,7 @@ class Planner(Generic[R]):
             part = job.part
             if part is None:
                 job.seen_at_send = len(job.window.ids)
+                job.stamps_at_send = len(job.window.stamps)
             elif part.dense_ids is not None:
                 part.local_at_send = len(part.dense_ids)
             else:
@@ -618,19 +620,23 @@ class Planner(Generic[R]):
                 "or served outside the range asked for"
             )
             return
-        self._locate(w, count)
+        self._locate(w, count, job.stamps_at_send)
 
     # -- locating missing records ---------------------------------------------
 
-    def _locate(self, w: _Window, count: int) -> None:
-        """Start proving ``w`` part by part; ``count`` is the window's latest count."""
+    def _locate(self, w: _Window, count: int, local: int) -> None:
+        """Start proving ``w`` part by part.
+
+        ``count`` is the window's latest count, ``local`` the stamps collected
+        before it was asked (not those of the count's own row, read with it).
+        """
         if w.sorted_stamps is None:
             w.sorted_stamps = sorted(w.stamps)
             w.stamps = array("q")
         root = _Part(w.lo, w.hi, w.generation)
         w.parts_open += 1
         if w.trusted:
-            self._settle(w, root, count, local=len(w.sorted_stamps))
+            self._settle(w, root, count, local=local)
         else:
             self._ask_count(w, root)
 

@@ -358,6 +358,34 @@ def test_a_count_below_the_records_collected_raises() -> None:
     assert "counts 5 records" in str(outcome.error)
 
 
+def test_the_row_of_a_window_count_is_not_counted_against_it() -> None:
+    """A window count read before a call arrived, with that call as its row, proves nothing.
+
+    Four records a, b, c, x are present; the walk misses x. The count says 4,
+    counted before y arrived, and its one row is y. Counting y's stamp among
+    the records collected before the count would make 4 == 4 and lose x.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=3, concurrency=1)
+
+    def rec(vid: str, offset: int) -> SipCallRecord:
+        return SipCallRecord(
+            voice_id=vid, submit_time=datetime.fromtimestamp(first + offset, timezone.utc)
+        )
+
+    job = planner.next_job()
+    assert job is not None and job.page == 1
+    planner.answered(job, Page((rec("a", 900), rec("b", 600), rec("c", 300)), 4, 2, 1, 3))
+    job = planner.next_job()
+    assert job is not None and job.page == 2
+    planner.answered(job, Page((), 4, 2, 2, 3))  # x slipped away
+    count = planner.next_job()
+    assert count is not None and count.size == 1
+    planner.answered(count, Page((rec("y", 500),), 4, 4, 1, 1))
+    assert not planner.finished
+    assert planner.next_job() is not None  # it goes on looking for x
+
+
 # -- windows and pages ---------------------------------------------------------
 
 
