@@ -78,6 +78,24 @@ async def test_first_sync_archives_every_record_once(
     assert rows[0] == 2400
 
 
+async def test_records_on_a_chunk_boundary_are_counted_once(target: Target) -> None:
+    """A record stamped on the second two chunks share is fetched by both, counted once."""
+    fake = FakeItnio(KEY, SECRET, seed=2, n_records=30, days=5, now=NOW)
+    boundary = datetime(NOW.year, NOW.month, NOW.day, 6, tzinfo=timezone.utc) - timedelta(days=1)
+    moved = [dict(r, submitTime=boundary.isoformat()) for r in fake.sip_records[:3]]
+    fake.update_records("sip", moved)
+    async with (
+        fake.serve() as base_url,
+        itnio.ItnioClient(KEY, SECRET, base_url=base_url) as client,
+        archive(target) as a,
+    ):
+        report = await a.sync(client, "sip", until=NOW)
+        rows = await a.records("sip")
+    assert len(rows) == 30
+    assert report.inserted == 30
+    assert report.records == 30
+
+
 async def test_columns_are_typed_exact_and_indexed(
     target: Target, fake: FakeItnio, client: itnio.ItnioClient
 ) -> None:

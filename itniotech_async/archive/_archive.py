@@ -23,7 +23,7 @@ import contextlib
 import importlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from types import TracebackType
@@ -582,6 +582,10 @@ class _ChunkRun:
         self._finished: set[int] = set()
         self._lock = anyio.Lock()
         self.inserted = self.updated = self.records = self.requests = 0
+        # Neighbouring chunks share their boundary second: a record stamped
+        # there comes from both, and is counted once.
+        self._boundaries = {int(high.timestamp()) for _, high in plan[:-1]}
+        self._on_boundary: set[str] = set()
 
     @property
     def next_chunk(self) -> int:
@@ -626,6 +630,17 @@ class _ChunkRun:
             self._next_chunk += 1
             await self._chunk(index)
 
+    def _repeats(self, records: Sequence[CallRecord]) -> int:
+        """How many of ``records`` the neighbouring chunk has already counted."""
+        repeats = 0
+        for record in records:
+            t = record.submit_time
+            if t is not None and int(t.timestamp()) in self._boundaries:
+                if record.voice_id in self._on_boundary:
+                    repeats += 1
+                self._on_boundary.add(record.voice_id)
+        return repeats
+
     async def _write(self, batch: list[CallRecord], done: Range | None) -> None:
         new, changed = await self._archive._call(self._store.write, self._scope, batch, done)
         self.inserted += new
@@ -648,7 +663,7 @@ class _ChunkRun:
         async with stream as pages:
             async for page in pages:
                 batch.extend(page.records)
-                self.records += len(page.records)
+                self.records += len(page.records) - self._repeats(page.records)
                 if len(batch) >= FLUSH_RECORDS:
                     await self._write(batch, None)
                     batch = []
