@@ -88,12 +88,19 @@ LOOKAHEAD = 3
 MAX_INVALID = 3
 #: A second holding more than a page is re-read at most this many rounds.
 MAX_DENSE_ROUNDS = 12
+#: Each round reads a dense part's pages this many times.
+DENSE_READS = 2
 #: A window's work to locate missing records is capped at this many requests,
 #: plus SLOW_BUDGET_PER_PAGE for each page of records the window holds.
 SLOW_BUDGET = 256
 SLOW_BUDGET_PER_PAGE = 8
 #: A part is cut into at most this many parts at a time.
 MAX_PARTS = 32
+#: A window whose service changes under the walk is proven in chunks of this
+#: many pages as the walk goes, each by a count read soon after its rows.
+CHUNK_PAGES = 32
+#: A part shorter than this many seconds is not cut.
+MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
 SLICE_FILL = 0.6
 #: A part's count proves it complete only while no record collected lies within
@@ -108,6 +115,7 @@ SLICE = "slice"  # one page that should hold a whole part
 DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
 PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
+WALK = (PAGE, PROBE)
 
 # A window's states.
 WALKING = 0
@@ -177,8 +185,16 @@ class _Window:
     rows: int = 0  # rows the walk's pages gave, repeats included
     jobs: int = 0  # requests started and not yet finished
     ids: set[str] = attrs.Factory(set)  # ids its queries returned
-    stamps: array[int] = attrs.Factory(lambda: array("q"))  # submit seconds collected
-    sorted_stamps: list[int] | None = None  # kept sorted once locating starts
+    stamps: array[int] = attrs.Factory(lambda: array("q"))  # submit seconds not yet sorted
+    sorted_stamps: list[int] = attrs.Factory(list)  # submit seconds sorted so far
+    # Ids collected at seconds that held many records on one page (batch calls).
+    heavy: dict[int, set[str]] = attrs.Factory(dict)
+    by_parts: bool = False  # proven part by part, without a count of the whole window
+    eager: bool = False  # the service changes under the walk: prove chunks as it goes
+    fence: int = 0  # with ``eager``: the newest second not yet in a chunk
+    fence_page: int = 0  # with ``eager``: pages 1..fence_page lie in chunks
+    walk_jobs: int = 0  # pages and probes in flight
+    probing: list[Job] = attrs.Factory(list)  # probes in flight
     trusted: bool = True  # stamps agree with the service's answers so far
     generation: int = 0  # bumped when locating starts over without stamps
     queue: deque[Job] = attrs.Factory(deque)  # requests waiting to start
@@ -329,13 +345,17 @@ class Planner(Generic[R]):
     def _start(self, job: Job) -> Job:
         job.requesting = True
         job.window.jobs += 1
+        if job.kind in WALK:
+            job.window.walk_jobs += 1
+            if job.kind == PROBE:
+                job.window.probing.append(job)
         if job.part is not None:
             job.part.outstanding += 1
         if job.kind == COUNT:
             part = job.part
             if part is None:
                 job.seen_at_send = len(job.window.ids)
-                job.stamps_at_send = len(job.window.stamps)
+                job.stamps_at_send = len(job.window.stamps) + len(job.window.sorted_stamps)
             elif part.dense_ids is not None:
                 part.local_at_send = len(part.dense_ids)
             else:
@@ -355,6 +375,10 @@ class Planner(Generic[R]):
         self.request_done(job)
         self.in_flight -= 1
         job.window.jobs -= 1
+        if job.kind in WALK:
+            job.window.walk_jobs -= 1
+            if job.kind == PROBE:
+                job.window.probing.remove(job)
         if job.part is not None:
             job.part.outstanding -= 1
 
@@ -407,7 +431,7 @@ class Planner(Generic[R]):
                 self._page_answered(w, job, page, new)
             elif job.kind == PROBE:
                 self._emit(w, page, new, tail=True)
-                self._probe_answered(w, job, page)
+                self._probe_answered(w, job, page, new)
             else:
                 self._emit(w, page, new, tail=True)
                 self._part_answered(w, job, page)
@@ -470,11 +494,9 @@ class Planner(Generic[R]):
         if stamps and w.trusted and (min(stamps) < lo or max(stamps) > hi):
             # The service does not filter on submitTime as we read it.
             self._distrust(w)
-        if w.sorted_stamps is None:
-            w.stamps.extend(stamps)
-        else:
-            for s in stamps:
-                bisect.insort(w.sorted_stamps, s)
+        w.stamps.extend(stamps)
+        if len(stamps) > 1 and len(set(stamps)) < len(stamps):
+            self._heavy(w, records)
 
     def _emit(self, w: _Window, page: Page[R], new: list[R], *, tail: bool) -> None:
         """Hand ``new`` records of ``w`` to the consumer, or hold them back for order."""
@@ -516,6 +538,10 @@ class Planner(Generic[R]):
     def _page_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
         if w.trusted and self.limit is None:  # (a limited walk asks only what it needs)
             self._probe_edges(w, job.page, page)
+            if w.total is not None and (page.total != w.total or len(new) < len(page.records)):
+                w.eager = True  # the service changes under the walk
+            if w.eager:
+                self._chunk(w)
         w.rows += len(page.records)
         w.total = max(w.total or 0, page.total)
         reported = page.pages
@@ -562,23 +588,70 @@ class Planner(Generic[R]):
         part = _Part(lo, hi, -1)  # not part of any proof
         w.queue.append(Job(w, PROBE, page, self._body(lo, hi, self.size), part, -1))
 
-    def _probe_answered(self, w: _Window, job: Job, page: Page[R]) -> None:
+    def _probe_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
         """A probe that found a range denser than a page reads its other pages too."""
+        if new and w.trusted and w.state == WALKING:
+            w.eager = True  # records slipped between pages
+        if w.eager:
+            self._chunk(w)
         part = job.part
         if job.page == 1 and part is not None and page.total > job.size:
             for number in range(2, min(plan_pages(page.total, job.size), 8) + 1):
                 self._probe(w, part.lo, part.hi, number)
+
+    def _chunk(self, w: _Window) -> None:
+        """Prove the walk's answered pages in chunks, each by its own count, as the walk goes.
+
+        A chunk ends between two answered pages whose stamps leave a gap of
+        five seconds or more; its count is read soon after its rows, so calls
+        arriving later elsewhere in the window cost nothing. The rest of the
+        window is one last part, counted when the walk is over.
+        """
+        if w.pages is None or w.state != WALKING:
+            return
+        if not w.by_parts:
+            w.by_parts = True
+            w.fence = w.hi
+        edges = w.edges
+        while w.fence_page + CHUNK_PAGES < w.pages:
+            first = w.fence_page + 1
+            if any(number not in edges for number in range(first, first + CHUNK_PAGES)):
+                return
+            number = first + CHUNK_PAGES - 1
+            while True:  # the first boundary past the chunk that leaves a gap
+                if number + 1 not in edges or number + 1 >= w.pages:
+                    return
+                cut = edges[number][0] - EDGE - 1  # the page's oldest stamp is past the cut's ends
+                if (
+                    edges[number + 1][1] <= cut - EDGE
+                    and w.lo + 2 * EDGE < cut
+                    and cut + 1 + 2 * EDGE < w.fence
+                    and not _stamped(self._sorted(w), cut)
+                ):
+                    break
+                number += 1
+            if any(
+                probe.part is not None and probe.part.hi >= cut and probe.part.lo <= w.fence
+                for probe in itertools.chain(w.probing, w.queue)
+                if probe.kind == PROBE
+            ):
+                return  # count it once the probes inside it have answered
+            self._carve(w, cut, w.fence)
+            w.fence, w.fence_page = cut + 1, number
 
     def _advance(self, w: _Window) -> None:
         """Move ``w`` on when its pending work is done; release ordered records."""
         if self.error is None:
             if w.state == WALKING and w.pages is not None:
                 walked = w.next_page > w.pages or not self._may_grow(w)
-                if walked and not w.jobs and not w.queue:
+                if walked and not w.walk_jobs and not any(j.kind in WALK for j in w.queue):
                     w.state = VERIFYING
-                    w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
-            elif w.state == VERIFYING and not w.parts_open and not w.jobs and not w.queue:
-                self._proven(w)
+                    if not w.by_parts:  # the fast path: one count of the whole window
+                        w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
+                    elif w.eager:  # the rest of the window is the last chunk
+                        self._carve(w, w.lo, w.fence)
+            if w.state == VERIFYING and not w.parts_open and not w.jobs and not w.queue:
+                self._proven(w)  # (parts proven while the walk went on included)
         if self.ordered:
             self._release_ordered()
         self._forget()
@@ -591,7 +664,8 @@ class Planner(Generic[R]):
         w.state = PROVEN
         self._open -= 1
         w.stamps = array("q")
-        w.sorted_stamps = None
+        w.sorted_stamps = []
+        w.heavy = {}
         # A neighbour still running may yet meet records this window handed
         # out, but only in the seconds they share: ask for those, to keep
         # only their ids (see _seam_answered).
@@ -630,9 +704,7 @@ class Planner(Generic[R]):
         ``count`` is the window's latest count, ``local`` the stamps collected
         before it was asked (not those of the count's own row, read with it).
         """
-        if w.sorted_stamps is None:
-            w.sorted_stamps = sorted(w.stamps)
-            w.stamps = array("q")
+        w.by_parts = True
         root = _Part(w.lo, w.hi, w.generation)
         w.parts_open += 1
         if w.trusted:
@@ -643,7 +715,8 @@ class Planner(Generic[R]):
     def _distrust(self, w: _Window) -> None:
         """The service contradicts the stamps: prove the window again without them."""
         w.trusted = False
-        if w.sorted_stamps is None:
+        w.eager = False
+        if not w.by_parts:
             return  # not locating yet: it will start without them
         w.generation += 1
         w.parts_open = 0
@@ -652,8 +725,27 @@ class Planner(Generic[R]):
         w.parts_open += 1
         self._ask_count(w, root)
 
+    def _sorted(self, w: _Window) -> list[int]:
+        """The submit seconds collected in ``w``, sorted."""
+        if w.stamps:
+            w.sorted_stamps.extend(w.stamps)
+            w.sorted_stamps.sort()  # (a sorted run and a short tail: about linear)
+            w.stamps = array("q")
+        return w.sorted_stamps
+
+    def _heavy(self, w: _Window, records: list[R]) -> None:
+        """Keep the ids of ``records`` at seconds that many of them share (a batch call)."""
+        least = max(3, self.size // 10)
+        by_second: dict[int, list[str]] = {}
+        for record in records:
+            if (t := record.submit_time) is not None:
+                by_second.setdefault(int(t.timestamp()), []).append(record.voice_id)
+        for second, ids in by_second.items():
+            if len(ids) >= least or second in w.heavy:
+                w.heavy.setdefault(second, set()).update(ids)
+
     def _near_ends(self, w: _Window, part: _Part) -> bool:
-        stamps = w.sorted_stamps or []
+        stamps = self._sorted(w)
         for lo, hi in ((part.lo, part.lo + EDGE), (part.hi - EDGE, part.hi)):
             i = bisect.bisect_left(stamps, lo)
             if i < len(stamps) and stamps[i] <= hi:
@@ -661,7 +753,7 @@ class Planner(Generic[R]):
         return False
 
     def _local(self, w: _Window, part: _Part) -> int:
-        stamps = w.sorted_stamps or []
+        stamps = self._sorted(w)
         return bisect.bisect_right(stamps, part.hi) - bisect.bisect_left(stamps, part.lo)
 
     def _spend(self, w: _Window, job: Job) -> None:
@@ -728,25 +820,66 @@ class Planner(Generic[R]):
             return
         cuts = self._cuts(w, part, count)
         if not cuts:
-            part.dense = True
-            # Only ids that queries of ranges inside the part returned count.
-            part.dense_ids = set()
-            for lo, hi, ids in w.probe_ids:
-                if part.lo < lo and hi < part.hi:
-                    part.dense_ids |= ids
-            self._dense_round(w, part, count)
+            dense_ids = self._make_dense(w, part)
+            if len(dense_ids) >= count:
+                self._ask_count(w, part)  # maybe every record is in already
+            else:
+                self._dense_round(w, part, count)
             return
         self._prove(w, part)  # replaced by its parts
-        bounds = [part.lo, *cuts, part.hi]
-        for lo, hi in itertools.pairwise(bounds):
-            # Parts overlap by two seconds: [lo, cut + 1] and [cut, hi].
-            child = _Part(lo, hi if hi == part.hi else hi + 1, part.generation)
+        self._split(w, part.lo, part.hi, cuts, max(0, count - (local or 0)))
+
+    def _split(self, w: _Window, lo: int, hi: int, cuts: list[int], missing: int) -> None:
+        """Prove ``[lo, hi]`` as parts ``[lo, c1 + 1]``, ``[c1, c2 + 1]``, ... ``[ck, hi]``.
+
+        ``missing`` records are expected besides those collected, anywhere.
+        """
+        bounds = [lo, *cuts, hi]
+        for a, b in itertools.pairwise(bounds):
+            # Parts overlap by two seconds: [a, cut + 1] and [cut, b].
+            child = _Part(a, b if b == hi else b + 1, w.generation)
             w.parts_open += 1
-            expected = self._local(w, child) + max(0, count - (local or 0)) / len(bounds)
+            expected = self._local(w, child) + missing / len(bounds)
             if expected <= self.size * SLICE_FILL:
                 self._ask_slice(w, child)
+            elif child.hi - child.lo < MIN_CUT:  # too short to cut: a batch call
+                # Its rows slip between pages: read it before counting it.
+                found = self._make_dense(w, child)
+                self._dense_round(w, child, max(len(found) + 1, round(expected)))
             else:
                 self._ask_count(w, child)
+
+    def _make_dense(self, w: _Window, part: _Part) -> set[str]:
+        """Mark ``part`` as read again until its count is reached; the ids that prove it."""
+        part.dense = True
+        # Only ids that queries of ranges inside the part returned count.
+        part.dense_ids = set()
+        for lo, hi, ids in w.probe_ids:
+            if part.lo < lo and hi < part.hi:
+                part.dense_ids |= ids
+        if w.trusted:
+            # And records stamped well inside it, as a count proof trusts them.
+            for second, ids in w.heavy.items():
+                if part.lo + EDGE < second < part.hi - EDGE:
+                    part.dense_ids |= ids
+        return part.dense_ids
+
+    def _heavy_seconds(self, inside: list[int]) -> list[int]:
+        """The seconds among the sorted stamps ``inside`` that hold a batch call's records."""
+        least = max(3, self.size // 10)
+        return [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
+
+    def _carve(self, w: _Window, lo: int, hi: int) -> None:
+        """Prove ``[lo, hi]``, a chunk of the walk, with each batch call's second apart."""
+        stamps = self._sorted(w)
+        inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
+        wanted = {c for s in self._heavy_seconds(inside) for c in (s - 3, s + 2)}
+        usable = [c for c in sorted(wanted) if self._usable(stamps, lo, hi, c)]
+        self._split(w, lo, hi, _spaced(usable), 0)
+
+    def _usable(self, stamps: list[int], lo: int, hi: int, cut: int) -> bool:
+        """Whether ``[lo, hi]`` may be cut at ``cut``: no stamp near the parts' ends."""
+        return lo + EDGE < cut and cut + 1 + EDGE < hi and not _stamped(stamps, cut)
 
     def _cuts(self, w: _Window, part: _Part, count: int) -> list[int]:
         """Where to cut ``part``: seconds ``c`` with no stamp at ``c`` or ``c + 1``.
@@ -757,16 +890,23 @@ class Planner(Generic[R]):
         about evenly.
         """
         lo, hi = part.lo, part.hi
-        if hi - lo < 8:
+        if hi - lo < MIN_CUT:
             return []
         # Few enough records to fetch every part as one page: cut that fine
         # (one round). Otherwise cut in about two parts per missing record, so
         # that most parts hold none and are proven by their count alone.
-        slices = math.ceil(count / (self.size * SLICE_FILL))
-        missing = max(1, count - self._local(w, part))
-        wanted = slices if slices <= 8 else min(MAX_PARTS, slices, max(4, 2 * missing))
-        stamps = w.sorted_stamps or []
+        stamps = self._sorted(w)
         inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
+        # A second holding many records (a batch call) gets a part of its own,
+        # read until its count is reached, so that its neighbours stay cheap.
+        heavy = self._heavy_seconds(inside)
+        slices = math.ceil(count / (self.size * SLICE_FILL))
+        missing = max(1, count - len(inside))
+        wanted = slices if slices <= 8 else min(MAX_PARTS, slices, max(4, 2 * missing))
+        if heavy:
+            # Rows of a batch call slip between pages: what is missing is most
+            # likely there, so cut coarsely around it first.
+            wanted = min(wanted, 4)
         candidates: set[int] = set()
         edges = [lo - 2, *sorted(set(inside)), hi + 2]
         for a, b in itertools.pairwise(edges):
@@ -775,15 +915,9 @@ class Planner(Generic[R]):
         if len(inside) < wanted:
             step = (hi - lo) / wanted
             candidates.update(lo + int(i * step) for i in range(1, wanted))
-        # A second holding many records (a batch call) gets a part of its own,
-        # read until its count is reached, so that its neighbours stay cheap.
-        least = max(3, self.size // 10)
-        heavy = [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
         for second in heavy:
             candidates.update((second - 3, second + 2))
-        usable = sorted(
-            c for c in candidates if lo + EDGE < c and c + 1 + EDGE < hi and not _stamped(stamps, c)
-        )
+        usable = sorted(c for c in candidates if self._usable(stamps, lo, hi, c))
         if not usable:
             return []
         allowed = set(usable)
@@ -800,11 +934,7 @@ class Planner(Generic[R]):
             chosen.add(usable[min(near, key=lambda i: abs(key[i] - target))])
         for second in heavy:
             chosen.update(c for c in (second - 3, second + 2) if c in allowed)
-        cuts: list[int] = []
-        for c in sorted(chosen):
-            if not cuts or c > cuts[-1] + 1:
-                cuts.append(c)
-        return cuts
+        return _spaced(sorted(chosen))
 
     def _dense_round(self, w: _Window, part: _Part, count: int) -> None:
         """Read every page of a part too dense to cut, twice, then count it again."""
@@ -818,7 +948,7 @@ class Planner(Generic[R]):
             return
         body = self._body(part.lo, part.hi, self.size)
         pages = plan_pages(count, self.size)
-        for _ in range(2):
+        for _ in range(DENSE_READS):
             for number in range(1, pages + 1):
                 if self.error is not None:
                     return
@@ -888,6 +1018,15 @@ class Planner(Generic[R]):
                     self._released += 1
                     continue
             return
+
+
+def _spaced(cuts: list[int]) -> list[int]:
+    """The sorted ``cuts`` without any next to the one before (no part shorter than 2 s)."""
+    kept: list[int] = []
+    for c in cuts:
+        if not kept or c > kept[-1] + 1:
+            kept.append(c)
+    return kept
 
 
 def _stamped(stamps: list[int], cut: int) -> bool:
