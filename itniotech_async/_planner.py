@@ -41,6 +41,15 @@ How a window is proven complete
    are cut again. Each part is proven at its own instant, so calls arriving
    meanwhile cannot keep the walk from ending.
 
+4. **Prove as the walk goes.** Once the service is seen changing under the
+   walk (a page's total moves, a page repeats ids, a probe finds a record that
+   slipped), runs of ``CHUNK_PAGES`` answered pages become parts of their own,
+   cut in a gap of the stamps between two pages and counted as soon as their
+   rows are in; batch-call seconds in them are carved out as dense parts and
+   read before they are counted. Calls arriving later elsewhere then cost
+   nothing, and locating overlaps the walk. The rest is a last part, counted
+   when the walk is over; the window is proven once every part is.
+
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
 record served outside the part asked for), the window is proven again without
@@ -239,6 +248,8 @@ class Planner(Generic[R]):
         ordered: bool = True,
     ) -> None:
         self.size = size
+        # A second holding this many records of a page or more is a batch call's.
+        self._least = max(3, size // 10)
         self.concurrency = concurrency
         self.limit = limit
         self.ordered = ordered
@@ -495,8 +506,9 @@ class Planner(Generic[R]):
             # The service does not filter on submitTime as we read it.
             self._distrust(w)
         w.stamps.extend(stamps)
-        if len(stamps) > 1 and len(set(stamps)) < len(stamps):
-            self._heavy(w, records)
+        repeats = len(stamps) - len(set(stamps))
+        if repeats and (w.heavy or repeats >= self._least - 1):
+            self._heavy(w, records)  # (a batch call may be on this page)
 
     def _emit(self, w: _Window, page: Page[R], new: list[R], *, tail: bool) -> None:
         """Hand ``new`` records of ``w`` to the consumer, or hold them back for order."""
@@ -720,7 +732,12 @@ class Planner(Generic[R]):
             return  # not locating yet: it will start without them
         w.generation += 1
         w.parts_open = 0
-        w.queue = deque(job for job in w.queue if job.part is None)
+        w.queue = deque(job for job in w.queue if job.part is None or job.kind == PROBE)
+        if w.state == WALKING:
+            # Drop the chunks, which rest on stamps: the walk ends with one
+            # count of the whole window, which does not.
+            w.by_parts = False
+            return
         root = _Part(w.lo, w.hi, w.generation)
         w.parts_open += 1
         self._ask_count(w, root)
@@ -735,7 +752,7 @@ class Planner(Generic[R]):
 
     def _heavy(self, w: _Window, records: list[R]) -> None:
         """Keep the ids of ``records`` at seconds that many of them share (a batch call)."""
-        least = max(3, self.size // 10)
+        least = self._least
         by_second: dict[int, list[str]] = {}
         for record in records:
             if (t := record.submit_time) is not None:
@@ -842,12 +859,16 @@ class Planner(Generic[R]):
             expected = self._local(w, child) + missing / len(bounds)
             if expected <= self.size * SLICE_FILL:
                 self._ask_slice(w, child)
-            elif child.hi - child.lo < MIN_CUT:  # too short to cut: a batch call
+            elif child.hi - child.lo < MIN_CUT and self._batch_in(w, child):
                 # Its rows slip between pages: read it before counting it.
                 found = self._make_dense(w, child)
                 self._dense_round(w, child, max(len(found) + 1, round(expected)))
             else:
                 self._ask_count(w, child)
+
+    def _batch_in(self, w: _Window, part: _Part) -> bool:
+        """Whether a batch call's second lies in ``part``, by the stamps collected."""
+        return self._local(w, part) >= self._least
 
     def _make_dense(self, w: _Window, part: _Part) -> set[str]:
         """Mark ``part`` as read again until its count is reached; the ids that prove it."""
@@ -866,7 +887,7 @@ class Planner(Generic[R]):
 
     def _heavy_seconds(self, inside: list[int]) -> list[int]:
         """The seconds among the sorted stamps ``inside`` that hold a batch call's records."""
-        least = max(3, self.size // 10)
+        least = self._least
         return [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
 
     def _carve(self, w: _Window, lo: int, hi: int) -> None:
