@@ -1,10 +1,13 @@
-"""The public type of a stream's iterator, :class:`StreamIterator`."""
+"""The public type of a stream's iterator, :class:`StreamIterator`, and how streams open one."""
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["StreamIterator"]
+from ._errors import ItnioError
+
+__all__ = ["OpenOnce", "StreamIterator"]
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -36,3 +39,39 @@ class StreamIterator(Protocol[T_co]):
     async def aclose(self) -> None:
         """Stop the walk and wait until its requests have stopped. Idempotent."""
         ...
+
+
+It = TypeVar("It", bound=StreamIterator[Any])
+
+
+class OpenOnce(Generic[It]):
+    """An async iterable whose iterator ``async with`` opens and closes on leaving the block.
+
+    Subclasses make the iterator in ``_start`` and name themselves in
+    ``_already_open``, the error for a second ``async with`` while one is open.
+    """
+
+    _iterator: It | None = None
+    _already_open = "this stream is already open"
+
+    def _start(self) -> It:
+        raise NotImplementedError
+
+    def __aiter__(self) -> It:
+        return self._start()
+
+    async def __aenter__(self) -> It:
+        if self._iterator is not None:
+            raise ItnioError(self._already_open)
+        self._iterator = self._start()
+        return self._iterator
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            await iterator.aclose()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -19,7 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._background import Background, BackgroundReader
 from ._errors import ItnioError, ResponseValidationError
-from ._iterator import StreamIterator
+from ._iterator import OpenOnce, StreamIterator
 from ._models import CallRecord, Page
 from ._planner import Job, Planner
 from ._times import whole_second_span, window_spans
@@ -217,7 +216,7 @@ class _Iterator(BackgroundReader[Page[R]], Generic[R, T]):
         return planner.error, planner.finished
 
 
-class _Stream(Generic[R, T]):
+class _Stream(OpenOnce[StreamIterator[T]], Generic[R, T]):
     _flatten: bool
 
     def __init__(self, source: PageSource[R], query: StreamQuery) -> None:
@@ -226,7 +225,6 @@ class _Stream(Generic[R, T]):
         self._driver: _Driver[R] | None = None
         # Only the ``async with`` form keeps its iterator: plain ``async for``
         # must be able to drop it (see _Iterator.__del__).
-        self._iterator: _Iterator[R, T] | None = None
 
     def __repr__(self) -> str:
         q = self._query
@@ -282,25 +280,6 @@ class _Stream(Generic[R, T]):
             receive.close()
             raise
         return _Iterator[R, T](driver, self._flatten, receive, producer)
-
-    def __aiter__(self) -> StreamIterator[T]:
-        return self._start()
-
-    async def __aenter__(self) -> StreamIterator[T]:
-        if self._iterator is not None:
-            raise ItnioError("this stream is already open")
-        self._iterator = self._start()
-        return self._iterator
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        iterator, self._iterator = self._iterator, None
-        if iterator is not None:
-            await iterator.aclose()
 
 
 class RecordStream(_Stream[R, R]):

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Si
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any, BinaryIO, Literal
 from urllib.parse import urlencode
 
@@ -40,6 +39,7 @@ from ._errors import (
     TransportError,
 )
 from ._http import Once
+from ._iterator import OpenOnce
 from ._models import CallRecord, GroupCallRecord, SipCallRecord
 from ._requester import Requester
 from ._transport import ssl_context
@@ -661,7 +661,7 @@ def _empty(out: BinaryIO) -> None:
 # -- many downloads ------------------------------------------------------------------
 
 
-class RecordingDownloads:
+class RecordingDownloads(OpenOnce["_Outcomes"]):
     """Many downloads at once: an async iterable of :class:`RecordingDownload` outcomes.
 
     One outcome is yielded per item, in the order they finish; a failure is an
@@ -681,6 +681,8 @@ class RecordingDownloads:
     ``done``, ``downloaded``, ``skipped``, ``failed`` and ``bytes`` count
     progress; ``total`` is the number of items when ``items`` has a length.
     """
+
+    _already_open = "these downloads are already open"
 
     def __init__(
         self,
@@ -706,31 +708,11 @@ class RecordingDownloads:
         self._error: BaseException | None = None
         self._finished = False
         self._started = False
-        self._iterator: _Outcomes | None = None
         # Items waiting for another item of the batch that has the same file.
         self._waiting: dict[Path, list[RecordingItem]] = {}
         # The source of each file name seen in this batch: a sip and a group id
         # that clean to the same name must not pass for one file.
         self._sources: dict[Path, RecordingSource] = {}
-
-    def __aiter__(self) -> _Outcomes:
-        return self._start()
-
-    async def __aenter__(self) -> _Outcomes:
-        if self._iterator is not None:
-            raise ItnioError("these downloads are already open")
-        self._iterator = self._start()
-        return self._iterator
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        iterator, self._iterator = self._iterator, None
-        if iterator is not None:
-            await iterator.aclose()
 
     def _start(self) -> _Outcomes:
         if self._started:

@@ -17,10 +17,19 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from .._errors import ArchiveError, ArchiveVersionError, InvalidArgumentError
+from .._errors import ArchiveError, InvalidArgumentError
 from .._models import CallRecord
 from ._columns import COLUMNS, Kind, Scope, values
-from ._store import REPORT_COLUMNS, SCHEMA_VERSION, Range, ReportRow, Store, merge_ranges
+from ._store import (
+    REPORT_COLUMNS,
+    SCHEMA_VERSION,
+    Range,
+    ReportRow,
+    Store,
+    check_schema_version,
+    merge_ranges,
+    schema_statements,
+)
 
 try:
     import psycopg
@@ -104,30 +113,10 @@ class PostgresStore(Store):
             db.execute("CREATE TABLE IF NOT EXISTS archive_schema (version integer NOT NULL)")
             row = db.execute("SELECT max(version) FROM archive_schema").fetchone()
             version = row[0] if row else None
-            if version is not None and version > SCHEMA_VERSION:
-                raise ArchiveVersionError(
-                    f"PostgreSQL archive {self.location} has schema version {version}, newer "
-                    f"than {SCHEMA_VERSION}, the newest this version of itniotech_async "
-                    "knows: upgrade itniotech_async to use it"
-                )
+            check_schema_version(f"PostgreSQL archive {self.location}", version)
             if version is None:
-                columns = ", ".join(
-                    f"{name} {_PG_TYPES[kind]}" + (" NOT NULL" if name == "voice_id" else "")
-                    for name, kind in COLUMNS.items()
-                )
-                db.execute(
-                    f"CREATE TABLE call_records (kind text NOT NULL, {columns}, "
-                    "PRIMARY KEY (kind, voice_id))"
-                )
-                db.execute(
-                    "CREATE INDEX call_records_submit_time ON call_records (kind, submit_time)"
-                )
-                for table in ("sync_ranges", "lost_ranges"):
-                    db.execute(
-                        f"CREATE TABLE {table} (scope text NOT NULL, "
-                        "range_start timestamptz NOT NULL, range_end timestamptz NOT NULL, "
-                        "PRIMARY KEY (scope, range_start))"
-                    )
+                for statement in schema_statements(_PG_TYPES):
+                    db.execute(statement)
                 db.execute("INSERT INTO archive_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
         db.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS archive_stage "

@@ -35,7 +35,9 @@ __all__ = [
     "ReportRow",
     "SQLiteStore",
     "Store",
+    "check_schema_version",
     "merge_ranges",
+    "schema_statements",
 ]
 
 #: The version of the tables this package writes; bumped on every change to them.
@@ -56,6 +58,34 @@ REPORT_COLUMNS = (
     "cost",
     "currency",
 )
+
+
+def check_schema_version(location: str, version: int | None) -> None:
+    """Refuse an archive (``location`` names it) written by a newer version of the package."""
+    if version is not None and version > SCHEMA_VERSION:
+        raise ArchiveVersionError(
+            f"{location} has schema version {version}, newer than {SCHEMA_VERSION}, the newest "
+            "this version of itniotech_async knows: upgrade itniotech_async to use it"
+        )
+
+
+def schema_statements(types: dict[str, str]) -> list[str]:
+    """The statements that create a new archive's tables, in a database's column ``types``."""
+    text, time = types["text"], types["time"]
+    columns = ", ".join(
+        f"{name} {types[kind]}" + (" NOT NULL" if name == "voice_id" else "")
+        for name, kind in COLUMNS.items()
+    )
+    return [
+        f"CREATE TABLE call_records (kind {text} NOT NULL, {columns}, "
+        "PRIMARY KEY (kind, voice_id))",
+        "CREATE INDEX call_records_submit_time ON call_records (kind, submit_time)",
+        *(
+            f"CREATE TABLE {table} (scope {text} NOT NULL, range_start {time} NOT NULL, "
+            f"range_end {time} NOT NULL, PRIMARY KEY (scope, range_start))"
+            for table in ("sync_ranges", "lost_ranges")
+        ),
+    ]
 
 
 def merge_ranges(ranges: Sequence[Range], new: Range) -> list[Range]:
@@ -195,29 +225,10 @@ class SQLiteStore(Store):
             db.execute("CREATE TABLE IF NOT EXISTS archive_schema (version INTEGER NOT NULL)")
             row = db.execute("SELECT max(version) FROM archive_schema").fetchone()
             version = row[0]
-            if version is not None and version > SCHEMA_VERSION:
-                raise ArchiveVersionError(
-                    f"SQLite archive {self.location} has schema version {version}, newer than "
-                    f"{SCHEMA_VERSION}, the newest this version of itniotech_async knows: "
-                    "upgrade itniotech_async to use it"
-                )
+            check_schema_version(f"SQLite archive {self.location}", version)
             if version is None:
-                columns = ", ".join(
-                    f"{name} {_SQLITE_TYPES[kind]}" + (" NOT NULL" if name == "voice_id" else "")
-                    for name, kind in COLUMNS.items()
-                )
-                db.execute(
-                    f"CREATE TABLE call_records (kind TEXT NOT NULL, {columns}, "
-                    "PRIMARY KEY (kind, voice_id))"
-                )
-                db.execute(
-                    "CREATE INDEX call_records_submit_time ON call_records (kind, submit_time)"
-                )
-                for table in ("sync_ranges", "lost_ranges"):
-                    db.execute(
-                        f"CREATE TABLE {table} (scope TEXT NOT NULL, range_start TEXT NOT NULL, "
-                        "range_end TEXT NOT NULL, PRIMARY KEY (scope, range_start))"
-                    )
+                for statement in schema_statements(_SQLITE_TYPES):
+                    db.execute(statement)
                 db.execute("INSERT INTO archive_schema (version) VALUES (?)", (SCHEMA_VERSION,))
             db.execute("COMMIT")
         except BaseException:
