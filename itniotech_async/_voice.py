@@ -107,7 +107,16 @@ class VoiceResource:
         :class:`~itniotech_async.RecordStream` for the two ways to iterate.
         """
         filters = sip_filters(sip_group_name, phone_name)
-        return self._stream(SIP, start, end, filters, page_size, concurrency, limit, ordered)
+        return self._stream(
+            SIP,
+            start,
+            end,
+            filters,
+            page_size=page_size,
+            concurrency=concurrency,
+            limit=limit,
+            ordered=ordered,
+        )
 
     def iter_group_records(
         self,
@@ -123,7 +132,16 @@ class VoiceResource:
 
         The arguments work as in :meth:`iter_sip_records`.
         """
-        return self._stream(GROUP, start, end, {}, page_size, concurrency, limit, ordered)
+        return self._stream(
+            GROUP,
+            start,
+            end,
+            {},
+            page_size=page_size,
+            concurrency=concurrency,
+            limit=limit,
+            ordered=ordered,
+        )
 
     def _stream(
         self,
@@ -131,6 +149,7 @@ class VoiceResource:
         start: datetime,
         end: datetime,
         filters: Mapping[str, str],
+        *,
         page_size: int,
         concurrency: int | None,
         limit: int | None,
