@@ -859,10 +859,10 @@ class Planner(Generic[R]):
             expected = self._local(w, child) + missing / len(bounds)
             if expected <= self.size * SLICE_FILL:
                 self._ask_slice(w, child)
-            elif child.hi - child.lo < MIN_CUT and self._batch_in(w, child):
-                # Its rows slip between pages: read it before counting it.
+            elif w.trusted and child.hi - child.lo < MIN_CUT and self._batch_in(w, child):
+                # A batch call: its rows slip between pages, so read it before counting it.
                 found = self._make_dense(w, child)
-                self._dense_round(w, child, max(len(found) + 1, round(expected)))
+                self._dense_round(w, child, max(len(found), self._local(w, child)) + 1)
             else:
                 self._ask_count(w, child)
 
