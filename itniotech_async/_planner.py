@@ -99,6 +99,8 @@ MAX_INVALID = 3
 MAX_DENSE_ROUNDS = 12
 #: Each round reads a dense part's pages this many times.
 DENSE_READS = 2
+#: A batch call's second in a chunk is read this many times before the chunk is counted.
+BATCH_READS = 5
 #: A window's work to locate missing records is capped at this many requests,
 #: plus SLOW_BUDGET_PER_PAGE for each page of records the window holds.
 SLOW_BUDGET = 256
@@ -170,6 +172,7 @@ class Job:
     requesting: bool = True  # its request is still out
     seen_at_send: int = 0  # the window's ids when a window count was sent
     stamps_at_send: int = 0  # and the stamps collected in it
+    span: tuple[int, int] | None = None  # a batch second read for a chunk: its range
 
     @property
     def size(self) -> int:
@@ -198,6 +201,8 @@ class _Window:
     sorted_stamps: list[int] = attrs.Factory(list)  # submit seconds sorted so far
     # Ids collected at seconds that held many records on one page (batch calls).
     heavy: dict[int, set[str]] = attrs.Factory(dict)
+    # Ranges holding a batch call's second, read again for their chunk
+    reread: set[tuple[int, int]] = attrs.Factory(set)
     by_parts: bool = False  # proven part by part, without a count of the whole window
     eager: bool = False  # the service changes under the walk: prove chunks as it goes
     fence: int = 0  # with ``eager``: the newest second not yet in a chunk
@@ -217,6 +222,7 @@ class _Window:
     released: bool = False
     # Per page of the walk: (oldest stamp, newest stamp, total), for probes.
     edges: dict[int, tuple[int, int, int]] = attrs.Factory(dict)
+    ends: dict[int, tuple[str, str]] = attrs.Factory(dict)  # and (oldest id, newest id)
     probed: set[tuple[int, int, int]] = attrs.Factory(set)  # (lo, hi, page) probed already
     probe_ids: list[tuple[int, int, set[str]]] = attrs.Factory(list)  # what probes returned
     # Ids in the seconds shared with each running neighbour; None until known.
@@ -471,6 +477,8 @@ class Planner(Generic[R]):
             part.dense_ids.update(r.voice_id for r in records)
         if job.kind == PROBE and part is not None:
             w.probe_ids.append((part.lo, part.hi, {r.voice_id for r in records}))
+        elif job.span is not None:
+            w.probe_ids.append((*job.span, {r.voice_id for r in records}))
         ids = w.ids
         fresh = {r.voice_id for r in records}
         if len(fresh) == len(records) and fresh.isdisjoint(ids):
@@ -580,13 +588,17 @@ class Planner(Generic[R]):
         if newest is None or oldest is None or newest.tzinfo is None or oldest.tzinfo is None:
             return
         w.edges[number] = (int(oldest.timestamp()), int(newest.timestamp()), page.total)
+        w.ends[number] = (records[-1].voice_id, records[0].voice_id)
         for upper, lower in ((number - 1, number), (number, number + 1)):
             above, below = w.edges.get(upper), w.edges.get(lower)
             if above is None or below is None:
                 continue
             top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
             if top == bottom:
-                self._probe(w, top - 1, top + 1)  # a second straddles the two pages
+                # A second straddles the two pages, unless both show the same
+                # record there: rows shifted by a call that arrived between them.
+                if w.ends[upper][0] != w.ends[lower][1]:
+                    self._probe(w, top - 1, top + 1)
             elif above[2] > below[2] and bottom < top:
                 # The upper page counted more: read after calls arrived that
                 # may have pushed a record from it onto the lower page.
@@ -601,11 +613,16 @@ class Planner(Generic[R]):
         w.queue.append(Job(w, PROBE, page, self._body(lo, hi, self.size), part, -1))
 
     def _probe_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
-        """A probe that found a range denser than a page reads its other pages too."""
+        """A probe that found a range denser than a page reads its other pages too.
+
+        (Not once chunks are proven as the walk goes: a batch call's second
+        is then read again before its chunk is counted, see :meth:`_carve`.)
+        """
         if new and w.trusted and w.state == WALKING:
             w.eager = True  # records slipped between pages
         if w.eager:
             self._chunk(w)
+            return
         part = job.part
         if job.page == 1 and part is not None and page.total > job.size:
             for number in range(2, min(plan_pages(page.total, job.size), 8) + 1):
@@ -860,9 +877,13 @@ class Planner(Generic[R]):
             if expected <= self.size * SLICE_FILL:
                 self._ask_slice(w, child)
             elif w.trusted and child.hi - child.lo < MIN_CUT and self._batch_in(w, child):
-                # A batch call: its rows slip between pages, so read it before counting it.
+                # A batch call: its rows slip between pages, so read it before
+                # counting it, unless it was read again already (see _carve).
                 found = self._make_dense(w, child)
-                self._dense_round(w, child, max(len(found), self._local(w, child)) + 1)
+                if any(child.lo < a and b < child.hi for a, b in w.reread):
+                    self._ask_count(w, child)
+                else:
+                    self._dense_round(w, child, max(len(found), self._local(w, child)) + 1)
             else:
                 self._ask_count(w, child)
 
@@ -891,16 +912,49 @@ class Planner(Generic[R]):
         return [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
 
     def _carve(self, w: _Window, lo: int, hi: int) -> None:
-        """Prove ``[lo, hi]``, a chunk of the walk, with each batch call's second apart."""
+        """Prove ``[lo, hi]``, a chunk of the walk.
+
+        While the walk goes on, requests are dear: each batch call's second
+        in the chunk is read again first (its rows slip between pages, see
+        :func:`_reads`), then one count read after those answers usually
+        proves the whole chunk. Once the walk is over, request slots are
+        free: the chunk is cut at once into parts counted side by side, each
+        batch second apart, which saves rounds when something is missing.
+        """
         stamps = self._sorted(w)
         inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
-        wanted = {c for s in self._heavy_seconds(inside) for c in (s - 3, s + 2)}
-        usable = [c for c in sorted(wanted) if self._usable(stamps, lo, hi, c)]
-        self._split(w, lo, hi, _spaced(usable), 0)
+        heavy = [s for s in self._heavy_seconds(inside) if not self._reread(w, s)]
+        if not heavy or self._spare() > 1:
+            cuts: list[int] = []
+            if self._spare() > 1:
+                cuts = self._cuts(w, _Part(lo, hi, w.generation), len(inside) + 1)
+            self._split(w, lo, hi, cuts, 0)
+            return
+        part = _Part(lo, hi, w.generation)
+        w.parts_open += 1
+        for second in heavy:
+            a, b = max(lo, second - EDGE), min(hi, second + EDGE)
+            w.reread.add((a, b))
+            known = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
+            body = self._body(a, b, self.size)
+            for number in _reads(plan_pages(known + 1, self.size), BATCH_READS, whole=False):
+                part.dense_left += 1
+                self._spend(w, Job(w, DENSE, number, body, part, part.generation, span=(a, b)))
+
+    def _reread(self, w: _Window, second: int) -> bool:
+        """Whether the batch call's ``second`` was read again (by probes or for a chunk)."""
+        return any(a <= second <= b for a, b in w.reread)
 
     def _usable(self, stamps: list[int], lo: int, hi: int, cut: int) -> bool:
         """Whether ``[lo, hi]`` may be cut at ``cut``: no stamp near the parts' ends."""
         return lo + EDGE < cut and cut + 1 + EDGE < hi and not _stamped(stamps, cut)
+
+    def _spare(self) -> int:
+        """Request slots free for locating: none while any window has pages to walk."""
+        if any(w.state == WALKING for w in self.windows):
+            return 0
+        queued = sum(len(w.queue) for w in self.windows)
+        return max(0, self.concurrency - self.requesting - queued)
 
     def _cuts(self, w: _Window, part: _Part, count: int) -> list[int]:
         """Where to cut ``part``: seconds ``c`` with no stamp at ``c`` or ``c + 1``.
@@ -928,6 +982,8 @@ class Planner(Generic[R]):
             # Rows of a batch call slip between pages: what is missing is most
             # likely there, so cut coarsely around it first.
             wanted = min(wanted, 4)
+        # Request slots that no walk will take are free: cut finer, saving rounds.
+        wanted = max(wanted, min(self._spare(), slices))
         candidates: set[int] = set()
         edges = [lo - 2, *sorted(set(inside)), hi + 2]
         for a, b in itertools.pairwise(edges):
@@ -969,12 +1025,11 @@ class Planner(Generic[R]):
             return
         body = self._body(part.lo, part.hi, self.size)
         pages = plan_pages(count, self.size)
-        for _ in range(DENSE_READS):
-            for number in range(1, pages + 1):
-                if self.error is not None:
-                    return
-                part.dense_left += 1
-                self._spend(w, Job(w, DENSE, number, body, part, part.generation))
+        for number in _reads(pages, DENSE_READS * pages):
+            if self.error is not None:
+                return
+            part.dense_left += 1
+            self._spend(w, Job(w, DENSE, number, body, part, part.generation))
 
     def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
         """A dense part's count, after a round of reads: proven, or another round.
@@ -1039,6 +1094,24 @@ class Planner(Generic[R]):
                     self._released += 1
                     continue
             return
+
+
+def _reads(pages: int, reads: int, *, whole: bool = True) -> list[int]:
+    """Which pages to read, ``reads`` times in all, to collect every row of a dense second.
+
+    With ``whole``, each page once first (so a service with a fixed order of
+    ties is read whole); then full pages again, or only full pages without
+    ``whole``: each holds a fresh share of rows whose order changes per
+    request, the last page a smaller one. A second that fits one page is
+    read once: a page with room to spare holds every row.
+    """
+    if pages <= 1:
+        return [1]
+    numbers = list(range(1, pages + 1)) if whole else []
+    extra = itertools.cycle(range(1, pages))
+    while len(numbers) < reads:
+        numbers.append(next(extra))
+    return numbers
 
 
 def _spaced(cuts: list[int]) -> list[int]:
