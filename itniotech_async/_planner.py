@@ -110,6 +110,7 @@ MAX_PARTS = 32
 #: A window whose service changes under the walk is proven in chunks of this
 #: many pages as the walk goes, each by a count read soon after its rows.
 CHUNK_PAGES = 32
+TAIL_CHUNK_PAGES = 8
 #: A part shorter than this many seconds is not cut.
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
@@ -642,11 +643,15 @@ class Planner(Generic[R]):
             w.by_parts = True
             w.fence = w.hi
         edges = w.edges
-        while w.fence_page + CHUNK_PAGES < w.pages:
-            first = w.fence_page + 1
-            if any(number not in edges for number in range(first, first + CHUNK_PAGES)):
+        while True:
+            # Once every page is started, shorter chunks: less is left at the end.
+            pages = CHUNK_PAGES if w.next_page <= w.pages else TAIL_CHUNK_PAGES
+            if w.fence_page + pages >= w.pages:
                 return
-            number = first + CHUNK_PAGES - 1
+            first = w.fence_page + 1
+            if any(number not in edges for number in range(first, first + pages)):
+                return
+            number = first + pages - 1
             while True:  # the first boundary past the chunk that leaves a gap
                 if number + 1 not in edges or number + 1 >= w.pages:
                     return
@@ -828,8 +833,11 @@ class Planner(Generic[R]):
                 self._settle(w, part, max(page.total, job.size + 1), local=None)
         elif job.kind == DENSE:
             part.dense_left -= 1
-            if part.dense_left == 0:
+            if part.dense_left == 0 and (part.dense or self._spare() <= 1):
                 self._ask_count(w, part)
+            elif part.dense_left == 0:  # a chunk's batch seconds are read, the walk is over
+                self._prove(w, part)  # replaced by its parts
+                self._split(w, part.lo, part.hi, self._fine_cuts(w, part.lo, part.hi), 0)
 
     def _prove(self, w: _Window, part: _Part) -> None:
         part.proven = True
@@ -883,7 +891,9 @@ class Planner(Generic[R]):
                 if any(child.lo < a and b < child.hi for a, b in w.reread):
                     self._ask_count(w, child)
                 else:
-                    self._dense_round(w, child, max(len(found), self._local(w, child)) + 1)
+                    # (The walk's pages miss about a third of a batch call's rows.)
+                    known = max(len(found), self._local(w, child))
+                    self._dense_round(w, child, known + max(1, known // 3))
             else:
                 self._ask_count(w, child)
 
@@ -925,10 +935,7 @@ class Planner(Generic[R]):
         inside = stamps[bisect.bisect_left(stamps, lo) : bisect.bisect_right(stamps, hi)]
         heavy = [s for s in self._heavy_seconds(inside) if not self._reread(w, s)]
         if not heavy or self._spare() > 1:
-            cuts: list[int] = []
-            if self._spare() > 1:
-                cuts = self._cuts(w, _Part(lo, hi, w.generation), len(inside) + 1)
-            self._split(w, lo, hi, cuts, 0)
+            self._split(w, lo, hi, self._fine_cuts(w, lo, hi), 0)
             return
         part = _Part(lo, hi, w.generation)
         w.parts_open += 1
@@ -940,6 +947,16 @@ class Planner(Generic[R]):
             for number in _reads(plan_pages(known + 1, self.size), BATCH_READS, whole=False):
                 part.dense_left += 1
                 self._spend(w, Job(w, DENSE, number, body, part, part.generation, span=(a, b)))
+
+    def _fine_cuts(self, w: _Window, lo: int, hi: int) -> list[int]:
+        """Where to cut ``[lo, hi]`` before its first count: finely if request slots are free.
+
+        Once the walk is over, counting many small parts side by side costs
+        no time, and locates a missing record a round or two sooner.
+        """
+        if self._spare() <= 1:
+            return []
+        return self._cuts(w, _Part(lo, hi, w.generation), self._local(w, _Part(lo, hi, 0)) + 1)
 
     def _reread(self, w: _Window, second: int) -> bool:
         """Whether the batch call's ``second`` was read again (by probes or for a chunk)."""
@@ -1014,7 +1031,12 @@ class Planner(Generic[R]):
         return _spaced(sorted(chosen))
 
     def _dense_round(self, w: _Window, part: _Part, count: int) -> None:
-        """Read every page of a part too dense to cut, twice, then count it again."""
+        """Read a part too dense to cut (:func:`_reads`), then count it again.
+
+        ``count`` is its count, or a guess. Enough reads are made that, if
+        rows sharing a second come back in a fresh order on every request,
+        the records still missing would be read with a chance of about 90 %.
+        """
         part.dense_rounds += 1
         if part.dense_rounds > MAX_DENSE_ROUNDS:
             span = f"{self._time(part.lo).isoformat()}..{self._time(part.hi).isoformat()}"
@@ -1025,7 +1047,8 @@ class Planner(Generic[R]):
             return
         body = self._body(part.lo, part.hi, self.size)
         pages = plan_pages(count, self.size)
-        for number in _reads(pages, DENSE_READS * pages):
+        missing = max(1, count - len(part.dense_ids or ()))
+        for number in _enough_reads(pages, count, self.size, missing):
             if self.error is not None:
                 return
             part.dense_left += 1
@@ -1111,6 +1134,25 @@ def _reads(pages: int, reads: int, *, whole: bool = True) -> list[int]:
     extra = itertools.cycle(range(1, pages))
     while len(numbers) < reads:
         numbers.append(next(extra))
+    return numbers
+
+
+def _enough_reads(pages: int, count: int, size: int, missing: int) -> list[int]:
+    """:func:`_reads` of a dense part of ``count`` records: enough to find ``missing`` of them.
+
+    A read of a page of ``n`` rows, drawn afresh from the part's ``count``,
+    misses a given record with a chance of ``1 - n / count``; reads are added
+    until fewer than 0.1 of the ``missing`` records would be left unread, at
+    most DENSE_READS times the pages plus 3.
+    """
+    numbers: list[int] = []
+    left = float(missing)
+    for number in _reads(pages, DENSE_READS * pages + 3):
+        numbers.append(number)
+        rows = size if number < pages else count - (pages - 1) * size
+        left *= max(0.0, 1 - rows / count)
+        if len(numbers) >= pages and left < 0.1:
+            break
     return numbers
 
 
