@@ -111,6 +111,8 @@ MAX_PARTS = 32
 #: many pages as the walk goes, each by a count read soon after its rows.
 CHUNK_PAGES = 32
 TAIL_CHUNK_PAGES = 8
+#: In the last this many waves of pages, batch seconds are read again at once.
+TAIL_WAVES = 4
 #: A part shorter than this many seconds is not cut.
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
@@ -223,8 +225,8 @@ class _Window:
     released: bool = False
     # Per page of the walk: (oldest stamp, newest stamp, total), for probes.
     edges: dict[int, tuple[int, int, int]] = attrs.Factory(dict)
-    ends: dict[int, tuple[str, str]] = attrs.Factory(dict)  # and (oldest id, newest id)
-    probed: set[tuple[int, int, int]] = attrs.Factory(set)  # (lo, hi, page) probed already
+    # (lo, hi, page, read) probed already: ``read`` counts reads of one page
+    probed: set[tuple[int, int, int, int]] = attrs.Factory(set)
     probe_ids: list[tuple[int, int, set[str]]] = attrs.Factory(list)  # what probes returned
     # Ids in the seconds shared with each running neighbour; None until known.
     seams: dict[int, set[str] | None] = attrs.Factory(dict)
@@ -589,27 +591,37 @@ class Planner(Generic[R]):
         if newest is None or oldest is None or newest.tzinfo is None or oldest.tzinfo is None:
             return
         w.edges[number] = (int(oldest.timestamp()), int(newest.timestamp()), page.total)
-        w.ends[number] = (records[-1].voice_id, records[0].voice_id)
+        ending = w.pages is not None and w.next_page > w.pages - TAIL_WAVES * self.concurrency
+        if w.eager and ending:
+            # Near the end of the walk, a batch call's second at the page's
+            # edge (its rows may straddle two pages) is read again at once,
+            # not when its chunk is counted: that saves the rounds its probe
+            # and its chunk's reads would take when little else is left.
+            for second in {w.edges[number][0], w.edges[number][1]}:
+                lo, hi = max(second - 1, w.lo), min(second + 1, w.hi)
+                if len(w.heavy.get(second, ())) >= self._least and (lo, hi) not in w.reread:
+                    w.reread.add((lo, hi))
+                    for read in range(BATCH_READS + 1):  # (page 1 holds most of it)
+                        self._probe(w, lo, hi, 1, read)
         for upper, lower in ((number - 1, number), (number, number + 1)):
             above, below = w.edges.get(upper), w.edges.get(lower)
             if above is None or below is None:
                 continue
             top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
             if top == bottom:
-                # A second straddles the two pages, unless both show the same
-                # record there: rows shifted by a call that arrived between them.
-                if w.ends[upper][0] != w.ends[lower][1]:
-                    self._probe(w, top - 1, top + 1)
+                # A second straddles the two pages (both may show the same one
+                # of its records: its rows come back in another order each time).
+                self._probe(w, top - 1, top + 1)
             elif above[2] > below[2] and bottom < top:
                 # The upper page counted more: read after calls arrived that
                 # may have pushed a record from it onto the lower page.
                 self._probe(w, bottom - 1, top + 1)
 
-    def _probe(self, w: _Window, lo: int, hi: int, page: int = 1) -> None:
+    def _probe(self, w: _Window, lo: int, hi: int, page: int = 1, read: int = 0) -> None:
         lo, hi = max(lo, w.lo), min(hi, w.hi)
-        if lo > hi or (lo, hi, page) in w.probed:
+        if lo > hi or (lo, hi, page, read) in w.probed:
             return
-        w.probed.add((lo, hi, page))
+        w.probed.add((lo, hi, page, read))
         part = _Part(lo, hi, -1)  # not part of any proof
         w.queue.append(Job(w, PROBE, page, self._body(lo, hi, self.size), part, -1))
 
