@@ -225,6 +225,8 @@ class _Window:
     released: bool = False
     # Per page of the walk: (oldest stamp, newest stamp, total), for probes.
     edges: dict[int, tuple[int, int, int]] = attrs.Factory(dict)
+    # And (oldest id, newest id, answers before it): which pages were read later.
+    ends: dict[int, tuple[str, str, int]] = attrs.Factory(dict)
     # (lo, hi, page, read) probed already: ``read`` counts reads of one page
     probed: set[tuple[int, int, int, int]] = attrs.Factory(set)
     probe_ids: list[tuple[int, int, set[str]]] = attrs.Factory(list)  # what probes returned
@@ -603,19 +605,38 @@ class Planner(Generic[R]):
                     w.reread.add((lo, hi))
                     for read in range(BATCH_READS + 1):  # (page 1 holds most of it)
                         self._probe(w, lo, hi, 1, read)
-        for upper, lower in ((number - 1, number), (number, number + 1)):
-            above, below = w.edges.get(upper), w.edges.get(lower)
-            if above is None or below is None:
-                continue
-            top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
-            if top == bottom:
-                # A second straddles the two pages (both may show the same one
-                # of its records: its rows come back in another order each time).
-                self._probe(w, top - 1, top + 1)
-            elif above[2] > below[2] and bottom < top:
-                # The upper page counted more: read after calls arrived that
-                # may have pushed a record from it onto the lower page.
-                self._probe(w, bottom - 1, top + 1)
+        w.ends[number] = (records[-1].voice_id, records[0].voice_id, self.answers)
+        for upper in range(number - 2, number + 2):  # its seams and their neighbours
+            self._probe_seam(w, upper)
+
+    def _probe_seam(self, w: _Window, upper: int) -> None:
+        """Probe where pages ``upper`` and ``upper + 1`` meet, if a record may have slipped."""
+        above, below = w.edges.get(upper), w.edges.get(upper + 1)
+        if above is None or below is None:
+            return
+        top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
+        if top == bottom:
+            # A second straddles the two pages (both may show the same one
+            # of its records: its rows come back in another order each time).
+            self._probe(w, top - 1, top + 1)
+        elif bottom < top and (
+            above[2] > below[2]
+            or (
+                w.ends[upper][2] > w.ends[upper + 1][2]
+                and (self._shifted(w, upper - 1) or self._shifted(w, upper + 1))
+            )
+        ):
+            # Calls that arrived between the two reads shifted the rows, and
+            # the upper page was read after the lower one: a record pushed
+            # from it onto the lower page fell between them. Seen as the upper
+            # page counting more, or as a neighbouring seam showing one
+            # record twice (the shift, read the other way round).
+            self._probe(w, bottom - 1, top + 1)
+
+    def _shifted(self, w: _Window, upper: int) -> bool:
+        """Whether pages ``upper`` and ``upper + 1`` show the same record where they meet."""
+        above, below = w.ends.get(upper), w.ends.get(upper + 1)
+        return above is not None and below is not None and above[0] == below[1]
 
     def _probe(self, w: _Window, lo: int, hi: int, page: int = 1, read: int = 0) -> None:
         lo, hi = max(lo, w.lo), min(hi, w.hi)
