@@ -116,7 +116,7 @@ TAIL_WAVES = 4
 #: A part shorter than this many seconds is not cut.
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
-SLICE_FILL = 0.6
+SLICE_FILL = 0.7
 #: A part's count proves it complete only while no record collected lies within
 #: this many seconds of its ends: whether an end is inclusive is not published,
 #: and the second a record is filed under may differ a little from its submitTime.
