@@ -43,12 +43,16 @@ How a window is proven complete
 
 4. **Prove as the walk goes.** Once the service is seen changing under the
    walk (a page's total moves, a page repeats ids, a probe finds a record that
-   slipped), runs of ``CHUNK_PAGES`` answered pages become parts of their own,
-   cut in a gap of the stamps between two pages and counted as soon as their
-   rows are in; batch-call seconds in them are carved out as dense parts and
-   read before they are counted. Calls arriving later elsewhere then cost
-   nothing, and locating overlaps the walk. The rest is a last part, counted
-   when the walk is over; the window is proven once every part is.
+   slipped), runs of ``CHUNK_PAGES`` answered pages (``TAIL_CHUNK_PAGES`` once
+   every page is started) become parts of their own, cut in a gap of the
+   stamps between two pages. Each batch-call second in a chunk is read again
+   first (page 1 ``BATCH_READS`` times, :func:`_reads`), then one count read
+   after those answers usually proves the chunk; near the end of the walk a
+   batch second is read again as soon as a page shows it. Calls arriving later
+   elsewhere then cost nothing, and locating overlaps the walk. The rest is a
+   last part, counted when the walk is over; the window is proven once every
+   part is. Once no page is left to start, free request slots are spent on
+   cutting finer at once (:meth:`Planner._spare`), which saves rounds.
 
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a

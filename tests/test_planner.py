@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 
 from itniotech_async import Page, PaginationError, ResponseValidationError, SipCallRecord
-from itniotech_async._planner import Planner, plan_pages
+from itniotech_async._planner import PROBE, Planner, _enough_reads, _reads, plan_pages
 from itniotech_async._times import epoch_seconds, whole_second_span, window_spans
 from tests.simserver import DAY, SimServer, in_range, make_planner, run
 
@@ -384,6 +384,125 @@ def test_the_row_of_a_window_count_is_not_counted_against_it() -> None:
     planner.answered(count, Page((rec("y", 500),), 4, 4, 1, 1))
     assert not planner.finished
     assert planner.next_job() is not None  # it goes on looking for x
+
+
+def test_a_record_pushed_between_two_pages_by_an_arrival_is_probed() -> None:
+    """The upper page read after a call arrived above, the lower one before it.
+
+    Fifty records r01..r50, one every ten seconds, in pages of ten. Page 3 is
+    answered first, from before a call arrived above everything; pages 1 and 2
+    after it, so both are shifted by one: page 2 starts with r10 (which page 1
+    also shows) and ends with r19, and r20, pushed onto page 3, is on no page.
+    Every total is 50, so nothing moved by the counts. The seam between pages
+    2 and 3 is probed: its upper page was read later, and the seam above it
+    shows one record twice.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=10, concurrency=3)
+
+    def page(current: int, names: range) -> Page[SipCallRecord]:
+        records = tuple(
+            SipCallRecord(
+                voice_id=f"r{i:02d}",
+                submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
+            )
+            for i in names
+        )
+        return Page(records, 50, 5, current, 10)
+
+    job = planner.next_job()
+    assert job is not None and job.page == 1
+    planner.answered(job, page(1, range(1, 11)))  # r01..r10
+    jobs = {j.page: j for j in iter(planner.next_job, None)}
+    assert {2, 3} <= set(jobs)
+    planner.answered(jobs[3], page(3, range(21, 31)))  # read before the arrival
+    planner.answered(jobs[2], page(2, range(10, 20)))  # read after: r10 again, r20 gone
+    probes = [j for j in iter(planner.next_job, None) if j.kind == PROBE]
+    lost = first + 1000 - 10 * 20
+    assert any(p.part is not None and p.part.lo <= lost <= p.part.hi for p in probes), probes
+
+
+def test_without_a_sign_of_a_shift_no_seam_is_probed() -> None:
+    """The same pages read in order, with no record shown twice: nothing to probe."""
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=10, concurrency=3)
+
+    def page(current: int) -> Page[SipCallRecord]:
+        records = tuple(
+            SipCallRecord(
+                voice_id=f"r{i:02d}",
+                submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
+            )
+            for i in range(10 * current - 9, 10 * current + 1)
+        )
+        return Page(records, 50, 5, current, 10)
+
+    job = planner.next_job()
+    assert job is not None
+    planner.answered(job, page(1))
+    jobs = {j.page: j for j in iter(planner.next_job, None)}
+    planner.answered(jobs[3], page(3))
+    planner.answered(jobs[2], page(2))
+    assert not [j for j in iter(planner.next_job, None) if j.kind == PROBE]
+
+
+def test_a_shift_read_the_other_way_round_is_not_probed_above() -> None:
+    """Pages 1 and 2 read before a call arrived, page 3 after: r20 shows twice, none is lost.
+
+    Page 3 starts with r20, which page 2 ends with. The seam between pages 1
+    and 2 lies next to that seam, but its upper page was read first: nothing
+    can have fallen between them, and it is not probed.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=10, concurrency=3)
+
+    def stamp(i: int) -> int:
+        return first + 1000 - 10 * i
+
+    def page(current: int, names: range) -> Page[SipCallRecord]:
+        records = tuple(
+            SipCallRecord(
+                voice_id=f"r{i:02d}", submit_time=datetime.fromtimestamp(stamp(i), timezone.utc)
+            )
+            for i in names
+        )
+        return Page(records, 50, 5, current, 10)
+
+    job = planner.next_job()
+    assert job is not None
+    planner.answered(job, page(1, range(1, 11)))
+    jobs = {j.page: j for j in iter(planner.next_job, None)}
+    planner.answered(jobs[2], page(2, range(11, 21)))
+    planner.answered(jobs[3], page(3, range(20, 30)))  # shifted: r20 again
+    probes = [j.part for j in iter(planner.next_job, None) if j.kind == PROBE]
+    assert not any(p is not None and p.lo <= stamp(10) and stamp(11) <= p.hi for p in probes)
+
+
+@pytest.mark.parametrize(
+    ("pages", "reads", "whole", "expected"),
+    [
+        (1, 5, True, [1]),  # a page with room to spare holds every row: one read
+        (2, 4, True, [1, 2, 1, 1]),  # each page once, then the full one again
+        (2, 5, False, [1, 1, 1, 1, 1]),  # only full pages
+        (3, 6, True, [1, 2, 3, 1, 2, 1]),
+        (3, 2, True, [1, 2, 3]),  # never fewer than every page once
+    ],
+)
+def test_read_patterns(pages: int, reads: int, whole: bool, expected: list[int]) -> None:
+    assert _reads(pages, reads, whole=whole) == expected
+
+
+def test_enough_reads_for_a_batch_call() -> None:
+    """150 rows in one second, 35 of them missing, pages of 100.
+
+    Page 1 leaves a missing record unread with a chance of 1/3, page 2 (50
+    rows) of 2/3: 35 -> 11.67 -> 7.78, then page 1 again: 2.59, 0.864, 0.288,
+    0.096 < 0.1 after six reads. With one missing: 0.333, 0.222, 0.074.
+    """
+    assert _enough_reads(2, 150, 100, 35) == [1, 2, 1, 1, 1, 1]
+    assert _enough_reads(2, 150, 100, 1) == [1, 2, 1]
+    # Capped at twice the pages plus three, however many are missing.
+    assert _enough_reads(2, 150, 100, 10**6) == [1, 2, 1, 1, 1, 1, 1]
 
 
 # -- windows and pages ---------------------------------------------------------
