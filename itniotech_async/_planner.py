@@ -114,6 +114,7 @@ MAX_PARTS = 32
 #: A window whose service changes under the walk is proven in chunks of this
 #: many pages as the walk goes, each by a count read soon after its rows.
 CHUNK_PAGES = 32
+#: And of this many once every page of the walk is started: less is left at the end.
 TAIL_CHUNK_PAGES = 8
 #: In the last this many waves of pages, batch seconds are read again at once.
 TAIL_WAVES = 4
@@ -737,6 +738,7 @@ class Planner(Generic[R]):
         w.stamps = array("q")
         w.sorted_stamps = []
         w.heavy = {}
+        w.edges, w.ends, w.probed, w.probe_ids, w.reread = {}, {}, set(), [], set()
         # A neighbour still running may yet meet records this window handed
         # out, but only in the seconds they share: ask for those, to keep
         # only their ids (see _seam_answered).
