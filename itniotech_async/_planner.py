@@ -995,7 +995,8 @@ class Planner(Generic[R]):
         """
         if self._spare() <= 1:
             return []
-        return self._cuts(w, _Part(lo, hi, w.generation), self._local(w, _Part(lo, hi, 0)) + 1)
+        part = _Part(lo, hi, w.generation)
+        return self._cuts(w, part, self._local(w, part) + 1)
 
     def _reread(self, w: _Window, second: int) -> bool:
         """Whether the batch call's ``second`` was read again (by probes or for a chunk)."""
