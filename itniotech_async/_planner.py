@@ -28,7 +28,9 @@ How a window is proven complete
    reads the window's count. That count is read after every row collected,
    and nothing is deleted, so it counts a set holding every id collected: if
    the ids collected number exactly that count, the window is complete. This
-   is the fast path: the window's pages plus one request.
+   is the fast path: the window's pages plus one request. A page 1 holding
+   fewer rows than its size (and no fewer than its count) is every row the
+   window matched, in one read: the window is complete with it alone.
 3. **Locate.** If fewer, records were missed (rows reordered between pages,
    pages shifted by calls arriving) or have arrived since. The window is cut
    into parts at gaps between the stamps collected, and each part is proven
@@ -212,6 +214,7 @@ class _Window:
     # Ranges holding a batch call's second, read again for their chunk
     reread: set[tuple[int, int]] = attrs.Factory(set)
     by_parts: bool = False  # proven part by part, without a count of the whole window
+    whole: bool = False  # page 1 held every row of the window (fewer than its size)
     eager: bool = False  # the service changes under the walk: prove chunks as it goes
     fence: int = 0  # with ``eager``: the newest second not yet in a chunk
     fence_page: int = 0  # with ``eager``: pages 1..fence_page lie in chunks
@@ -576,6 +579,12 @@ class Planner(Generic[R]):
         w.total = max(w.total or 0, page.total)
         reported = page.pages
         w.pages = reported if w.pages is None else max(w.pages, reported)
+        if job.page == 1 and page.total <= len(page.records) < job.size and not w.by_parts:
+            # Fewer rows than the page holds: every row the window's query
+            # matched, one consistent read. (Its count agrees: a page 1 short
+            # of its own total is not taken as whole.)
+            w.whole = True
+            w.pages = 1
         if self.ordered:
             w.held[job.page] = tuple(new)
             w.meta[job.page] = page
@@ -718,7 +727,7 @@ class Planner(Generic[R]):
                 walked = w.next_page > w.pages or not self._may_grow(w)
                 if walked and not w.walk_jobs and not any(j.kind in WALK for j in w.queue):
                     w.state = VERIFYING
-                    if not w.by_parts:  # the fast path: one count of the whole window
+                    if not w.by_parts and not w.whole:  # the fast path: one count
                         w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
                     elif w.eager:  # the rest of the window is the last chunk
                         self._carve(w, w.lo, w.fence)

@@ -163,6 +163,45 @@ def test_still_data_costs_its_pages_plus_one_count() -> None:
     assert sim.requests == math.ceil(len(in_range(sim, first, last)) / 100) + 1
 
 
+@pytest.mark.parametrize("n", [0, 1, 60, 99])
+def test_a_window_held_by_page_1_costs_one_request(n: int) -> None:
+    """Fewer rows than the page holds are every row the query matched: nothing to count."""
+    rng = random.Random(n)
+    sim, first, last = build(rng, days=5, n=n, dense=0, dense_size=0, ties="stable")
+    got = check(sim, make_planner(first, last, size=100, concurrency=8))
+    assert len(got) == n
+    assert sim.requests == 1
+
+
+@pytest.mark.parametrize("n", [100, 101])
+def test_a_window_that_fills_page_1_is_counted(n: int) -> None:
+    """A full page 1 proves nothing by itself: the rest is walked and counted."""
+    rng = random.Random(n)
+    sim, first, last = build(rng, days=5, n=n, dense=0, dense_size=0, ties="stable")
+    got = check(sim, make_planner(first, last, size=100, concurrency=8))
+    assert len(got) == n
+    assert sim.requests == math.ceil(n / 100) + 1
+
+
+def test_page_1_short_of_its_own_total_is_not_taken_as_whole() -> None:
+    """Page 1 holding fewer rows than both its size and its total is walked on and counted."""
+
+    first = {"left": 1}
+
+    def cut(page: Page[SipCallRecord]) -> Page[SipCallRecord]:
+        if first["left"]:  # the walk's page 1 (later ones, of parts, are honest)
+            first["left"] = 0
+            return Page(page.records[:10], page.total, page.pages, page.current, page.size)
+        return page
+
+    sim, planner = tampered(cut)
+    before = in_range(sim, FIRST, FIRST + 5 * DAY)
+    outcome = run(planner, sim)
+    assert outcome.error is None
+    assert sorted(outcome.yielded) == sorted(before)
+    assert sim.requests > math.ceil(len(before) / 25)
+
+
 def test_two_windows_cost_their_pages_two_counts_and_a_seam() -> None:
     """Two windows: their pages, a count each, and one query of the seconds they share."""
     rng = random.Random(4)
