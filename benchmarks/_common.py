@@ -14,6 +14,8 @@ What lives here:
   and a hand-written "page 1, then ``asyncio.gather`` behind a semaphore"
   loop over a raw httpx or aiohttp client that signs each request itself.
   Each walker sets up its client first and times only the walk.
+- :func:`version_walk`: one ``async with`` walk by the package as of a git
+  revision (or of the working tree), in a child process of its own.
 - :class:`Run`, :func:`check_run`, :func:`run_interleaved` and
   :func:`print_table` to repeat variants in turn, verify what they fetched
   and print results side by side.
@@ -22,6 +24,7 @@ What lives here:
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import platform
@@ -29,12 +32,14 @@ import select
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 import httpx
@@ -54,6 +59,7 @@ __all__ = [
     "Run",
     "Sink",
     "Walk",
+    "Walked",
     "aiohttp_walk",
     "check_run",
     "fake_server",
@@ -69,6 +75,7 @@ __all__ = [
     "sdk_walk_for",
     "sdk_walk_with",
     "signed_headers",
+    "version_walk",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -469,3 +476,88 @@ def print_environment(description: str) -> None:
         f"python {platform.python_version()} ({platform.python_implementation()}), "
         f"{os.cpu_count()} CPUs, load average {load}"
     )
+
+
+# -- a walk by another version of the package, in a child process --------------
+
+# Run with ``python -c`` from a directory holding a version of the package, so
+# that it imports that one: ``warmups`` untimed walks, then one timed ``async
+# with`` walk, reported as JSON on stdout.
+_CHILD_WALK = """
+import asyncio, json, sys, time
+from datetime import datetime
+import itniotech_async as itnio
+
+async def walk(url, start, end, concurrency, key, secret):
+    ids, error = [], None
+    async with itnio.ItnioClient(key, secret, base_url=url,
+                                 max_concurrency=concurrency) as client:
+        stream = client.voice.iter_sip_records(
+            datetime.fromisoformat(start), datetime.fromisoformat(end))
+        began = time.perf_counter()
+        try:
+            async with stream as records:
+                async for record in records:
+                    ids.append(record.voice_id)
+        except itnio.ItnioError as exc:
+            error = repr(exc)
+        wall = time.perf_counter() - began
+    return {"wall": wall, "ids": ids, "requests": stream.pages_fetched, "error": error}
+
+url, start, end, concurrency, key, secret, warmups = sys.argv[1:8]
+for _ in range(int(warmups)):
+    asyncio.run(walk(url, start, end, int(concurrency), key, secret))
+print(json.dumps(asyncio.run(walk(url, start, end, int(concurrency), key, secret))))
+"""
+
+
+class Walked(NamedTuple):
+    """One ``async with`` walk: its time, the ids it yielded, requests answered, any error."""
+
+    wall: float
+    ids: list[str]
+    requests: int
+    error: str | None
+
+
+@contextmanager
+def version_walk(
+    revision: str | None, *, warmups: int = 0
+) -> Iterator[Callable[[FakeServer, int], Walked] | None]:
+    """Walks by the package as of git ``revision``, each in a child process.
+
+    ``revision`` None means the working tree, so that both sides of a
+    comparison start the same way. Yields None where git cannot give the
+    revision (a copy without history).
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        if revision is None:
+            where = str(REPO_ROOT)
+        else:
+            try:
+                archive = subprocess.run(
+                    ["git", "-C", str(REPO_ROOT), "archive", revision, "itniotech_async"],
+                    capture_output=True,
+                    check=True,
+                )
+            except (OSError, subprocess.CalledProcessError) as exc:
+                print(f"(the package as of {revision} is not available here: {exc})")
+                yield None
+                return
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(folder, filter="data")
+            where = folder
+
+        def walk(server: FakeServer, concurrency: int) -> Walked:
+            argv = [server.base_url, server.start.isoformat(), server.end.isoformat()]
+            argv += [str(concurrency), API_KEY, API_SECRET, str(warmups)]
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD_WALK, *argv],
+                cwd=where,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            return Walked(**json.loads(done.stdout))
+
+        yield walk

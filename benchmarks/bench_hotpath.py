@@ -24,6 +24,13 @@ httpx + pydantic stack. The floor includes the fake server's own time per
 page (it runs on the other core), so it is a floor of this setup, not of
 Python.
 
+Then this version against release 0.1.0 (``--old``), whose walk trusted
+``total`` and a stable order and so sent no count: each walk runs in a child
+process of its own (the version's package imported from a ``git archive``
+of it, or from the working tree), after one untimed walk in that process,
+interleaved ``--repeat`` times. Goal: records/s no more than 10% below the
+old release's, that is this version's time / the old one's <= 1 / 0.9.
+
 Then a micro-benchmark on one page of 100 records (the same bytes): the
 SDK's ``json.loads`` + ``structure_page`` against pydantic's
 ``model_validate_json``, best of a few ``timeit`` repeats.
@@ -39,6 +46,7 @@ import asyncio
 import cProfile
 import json
 import pstats
+import statistics
 import time
 import timeit
 from collections.abc import Callable, Coroutine, Sequence
@@ -54,6 +62,7 @@ from benchmarks._common import (
     BenchmarkError,
     FakeServer,
     Walk,
+    Walked,
     aiohttp_walk,
     fake_server,
     fmt_ratio,
@@ -67,11 +76,14 @@ from benchmarks._common import (
     run_interleaved,
     sdk_walk_with,
     signed_headers,
+    version_walk,
 )
 from itniotech_async import SipCallRecord
 from itniotech_async._converter import structure_page
 
 RECORDS = 30_000
+#: The last commit of release 0.1.0, before walks proved themselves complete.
+OLD_RELEASE = "9ba5e56"
 SDK = "SDK, async with stream (typed records)"
 SDK_BARE = "SDK, bare install (json, httpx transport)"
 PYDANTIC = "httpx + pydantic v2 + gather"
@@ -164,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fake's data")
     parser.add_argument(
         "--profile", action="store_true", help="also profile one SDK walk with cProfile"
+    )
+    parser.add_argument(
+        "--old",
+        default=OLD_RELEASE,
+        help="git revision to compare this version with (default: release 0.1.0)",
     )
     return parser
 
@@ -321,6 +338,56 @@ def _profile(server: FakeServer, concurrency: int) -> None:
     stats.sort_stats(pstats.SortKey.TIME).print_stats(25)
 
 
+def _versions(
+    server: FakeServer, concurrency: int, repeat: int, old: str
+) -> dict[str, list[Walked]]:
+    """Walks by this version and by ``old``, each in a child process, interleaved."""
+    runs: dict[str, list[Walked]] = {"this version": [], old: []}
+    with version_walk(None, warmups=1) as ours, version_walk(old, warmups=1) as theirs:
+        pairs = zip(runs, (ours, theirs), strict=True)
+        walks = [(name, walk) for name, walk in pairs if walk is not None]
+        for round_ in range(1, repeat + 1):
+            for name, walk in walks if round_ % 2 else walks[::-1]:
+                run = walk(server, concurrency)
+                if run.error is not None or len(set(run.ids)) != RECORDS:
+                    raise BenchmarkError(
+                        f"{name}: {len(set(run.ids)):,} unique ids of {RECORDS:,}, {run.error}"
+                    )
+                runs[name].append(run)
+                print(
+                    f"  round {round_}  {name:<14} {fmt_seconds(run.wall):>9}  "
+                    f"{run.requests} requests",
+                    flush=True,
+                )
+    return runs
+
+
+def _print_versions(runs: dict[str, list[Walked]], old: str) -> None:
+    """This version's records/s against ``old``'s, and the goal."""
+    walls = {name: statistics.median(r.wall for r in done) for name, done in runs.items() if done}
+    rows = [
+        [
+            name,
+            f"{RECORDS / wall:,.0f}",
+            fmt_seconds(wall),
+            f"{min(r.wall for r in runs[name]):.3f}..{max(r.wall for r in runs[name]):.3f}",
+            str(runs[name][0].requests),
+        ]
+        for name, wall in walls.items()
+    ]
+    print_table(
+        ["zero latency, child process", "records/s", "median time", "min..max s", "requests"],
+        rows,
+        title=f"This version against {old} (release 0.1.0: trusted total, sent no count)",
+    )
+    if len(walls) < 2:
+        print(f"(goal not measured: {old} could not run here)")
+        return
+    ratio = walls[old] / walls["this version"]
+    verdict = "met" if ratio >= 0.9 else "NOT MET"
+    print(f"records/s, this version / {old}: {ratio:.3f} (goal >= 0.90: {verdict})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.repeat < 1 or args.concurrency < 1:
@@ -341,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         body = asyncio.run(_one_page(server))
         if args.profile:
             _profile(server, args.concurrency)
+        print(f"\nthis version against {args.old}, each walk in a child process ...", flush=True)
+        versions = _versions(server, args.concurrency, args.repeat, args.old)
 
     sdk, bare, pyd, floor, typed = (
         median_runs(results[name]) for name in (SDK, SDK_BARE, PYDANTIC, FLOOR, TYPED_FLOOR)
@@ -383,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [[name, fmt_ratio(value), "met" if met else "NOT MET"] for name, value, met in goals],
         title="Goals",
     )
+    _print_versions(versions, args.old)
     _micro(body)
     print(f"\ntotal benchmark time {time.perf_counter() - began:.0f} s")
     return 0

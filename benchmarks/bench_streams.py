@@ -47,28 +47,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import math
 import statistics
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from benchmarks._common import (
     API_KEY,
     API_SECRET,
     PAGE_SIZE,
-    REPO_ROOT,
     BenchmarkError,
     FakeServer,
     Walk,
+    Walked,
     aiohttp_walk,
     fake_server,
     fmt_ratio,
@@ -81,6 +74,7 @@ from benchmarks._common import (
     run_interleaved,
     sdk_walk_for,
     sdk_walk_with,
+    version_walk,
 )
 from itniotech_async import ItnioClient, ItnioError, SipCallRecord
 
@@ -89,33 +83,6 @@ LATENCY = (0.05, 0.15)
 #: The last commit of release 0.1.0, whose planner trusted ``total`` and a stable order.
 OLD_RELEASE = "9ba5e56"
 HOSTILE_BATCH_SIZE = 150
-
-# Run in a child process, from a directory holding another version of the
-# package: one ``async with`` walk, reported as JSON on stdout.
-_CHILD = """
-import asyncio, json, sys, time
-from datetime import datetime
-import itniotech_async as itnio
-
-async def main(url, start, end, concurrency):
-    ids, error = [], None
-    async with itnio.ItnioClient(sys.argv[5], sys.argv[6], base_url=url,
-                                 max_concurrency=concurrency) as client:
-        stream = client.voice.iter_sip_records(
-            datetime.fromisoformat(start), datetime.fromisoformat(end))
-        began = time.perf_counter()
-        try:
-            async with stream as records:
-                async for record in records:
-                    ids.append(record.voice_id)
-        except itnio.ItnioError as exc:
-            error = repr(exc)
-        wall = time.perf_counter() - began
-    print(json.dumps({"wall": wall, "ids": ids, "requests": stream.pages_fetched,
-                      "error": error}))
-
-asyncio.run(main(*sys.argv[1:4], int(sys.argv[4])))
-"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,15 +184,6 @@ def _variants(
     return walks
 
 
-class Walked(NamedTuple):
-    """One ``async with`` walk: its time, the ids it yielded, requests answered, any error."""
-
-    wall: float
-    ids: list[str]
-    requests: int
-    error: str | None
-
-
 async def _sdk_walk(server: FakeServer, concurrency: int) -> Walked:
     ids: list[str] = []
     error = None
@@ -246,38 +204,6 @@ async def _sdk_walk(server: FakeServer, concurrency: int) -> Walked:
 
 def _this_version(server: FakeServer, concurrency: int) -> Walked:
     return asyncio.run(_sdk_walk(server, concurrency))
-
-
-@contextmanager
-def _other_version(revision: str) -> Iterator[Callable[[FakeServer, int], Walked] | None]:
-    """A walk with the package as of ``revision``, run in a child process (None: no git)."""
-    try:
-        archive = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "archive", revision, "itniotech_async"],
-            capture_output=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"(the planner of {revision} is not available here: {exc})")
-        yield None
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(folder, filter="data")
-        (Path(folder) / "child.py").write_text(_CHILD)
-
-        def walk(server: FakeServer, concurrency: int) -> Walked:
-            argv = [server.start.isoformat(), server.end.isoformat(), str(concurrency)]
-            done = subprocess.run(
-                [sys.executable, "child.py", server.base_url, *argv, API_KEY, API_SECRET],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return Walked(**json.loads(done.stdout))
-
-        yield walk
 
 
 def _exactly_once_rows(
@@ -381,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
         print("\nexactly once, data holding still ...", flush=True)
-        with _other_version(args.old) as old:
+        with version_walk(args.old) as old:
             still = _exactly_once_rows(
                 [("this version", _this_version), (f"planner of {args.old}", old)],
                 server,
@@ -466,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             options=hostile_options,
         ) as server,
-        _other_version(args.old) as old,
+        version_walk(args.old) as old,
     ):
         hostile = _exactly_once_rows(
             [("this version", _this_version), (f"planner of {args.old}", old)],
