@@ -51,6 +51,7 @@ from itniotech_async._transport import AutoTransport
 __all__ = [
     "API_KEY",
     "API_SECRET",
+    "OLD_RELEASE",
     "PAGE_SIZE",
     "REPO_ROOT",
     "SIP_QUERY_PATH",
@@ -83,6 +84,8 @@ API_KEY = "bench-key"
 API_SECRET = "bench-secret"
 PAGE_SIZE = 100
 SIP_QUERY_PATH = "/voice/recordSipQuery"
+#: The last commit of release 0.1.0, whose planner trusted ``total`` and a stable order.
+OLD_RELEASE = "9ba5e56"
 _CONTENT_TYPE = "application/json;charset=UTF-8"
 # Generating 300k records of each kind takes the fake ~20 s on a quiet core.
 _STARTUP_TIMEOUT = 300.0

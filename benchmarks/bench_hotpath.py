@@ -58,6 +58,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from benchmarks._common import (
+    OLD_RELEASE,
     PAGE_SIZE,
     BenchmarkError,
     FakeServer,
@@ -82,8 +83,6 @@ from itniotech_async import SipCallRecord
 from itniotech_async._converter import structure_page
 
 RECORDS = 30_000
-#: The last commit of release 0.1.0, before walks proved themselves complete.
-OLD_RELEASE = "9ba5e56"
 SDK = "SDK, async with stream (typed records)"
 SDK_BARE = "SDK, bare install (json, httpx transport)"
 PYDANTIC = "httpx + pydantic v2 + gather"

@@ -57,6 +57,7 @@ from typing import Any
 from benchmarks._common import (
     API_KEY,
     API_SECRET,
+    OLD_RELEASE,
     PAGE_SIZE,
     BenchmarkError,
     FakeServer,
@@ -80,8 +81,6 @@ from itniotech_async import ItnioClient, ItnioError, SipCallRecord
 
 RECORDS = 30_000
 LATENCY = (0.05, 0.15)
-#: The last commit of release 0.1.0, whose planner trusted ``total`` and a stable order.
-OLD_RELEASE = "9ba5e56"
 HOSTILE_BATCH_SIZE = 150
 
 
