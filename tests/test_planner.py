@@ -194,11 +194,7 @@ def test_page_1_short_of_its_own_total_is_not_taken_as_whole() -> None:
             return Page(page.records[:10], page.total, page.pages, page.current, page.size)
         return page
 
-    sim, planner = tampered(cut)
-    before = in_range(sim, FIRST, FIRST + 5 * DAY)
-    outcome = run(planner, sim)
-    assert outcome.error is None
-    assert sorted(outcome.yielded) == sorted(before)
+    sim, before = walked_whole(cut)
     assert sim.requests > math.ceil(len(before) / 25)
 
 
@@ -315,6 +311,16 @@ def tampered(rewrite: Any, *, n: int = 300) -> tuple[Tamper, Planner[Any]]:
     return sim, make_planner(FIRST, FIRST + 5 * DAY, size=25, concurrency=4)
 
 
+def walked_whole(rewrite: Any) -> tuple[Tamper, set[str]]:
+    """Walk :func:`tampered` data served through ``rewrite``: every record, no error."""
+    sim, planner = tampered(rewrite)
+    before = in_range(sim, FIRST, FIRST + 5 * DAY)
+    outcome = run(planner, sim)
+    assert outcome.error is None
+    assert sorted(outcome.yielded) == sorted(before)
+    return sim, before
+
+
 @pytest.mark.parametrize(
     ("rewrite", "message"),
     [
@@ -345,11 +351,7 @@ def test_a_transient_malformed_page_is_refetched() -> None:
             return Page((), page.total, page.pages, 7, page.size)
         return page
 
-    sim, planner = tampered(once)
-    before = in_range(sim, FIRST, FIRST + 5 * DAY)
-    outcome = run(planner, sim)
-    assert outcome.error is None
-    assert sorted(outcome.yielded) == sorted(before)
+    sim, before = walked_whole(once)
     assert sim.requests == math.ceil(len(before) / 25) + 1 + 1
 
 
@@ -363,11 +365,7 @@ def test_pages_shorter_than_their_total_are_found_out(short: str) -> None:
             return Page(keep, page.total, page.pages, page.current, page.size)
         return page
 
-    sim, planner = tampered(cut)
-    before = in_range(sim, FIRST, FIRST + 5 * DAY)
-    outcome = run(planner, sim)
-    assert outcome.error is None
-    assert sorted(outcome.yielded) == sorted(before)
+    walked_whole(cut)
 
 
 @pytest.mark.parametrize("total", [10**9, 10**12, 2**62])
