@@ -81,7 +81,7 @@ import itertools
 import math
 from array import array
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any, Generic, TypeVar
 
@@ -235,6 +235,8 @@ class _Window:
     edges: dict[int, tuple[int, int, int]] = attrs.Factory(dict)
     # And (oldest id, newest id, answers before it): which pages were read later.
     ends: dict[int, tuple[str, str, int]] = attrs.Factory(dict)
+    # And the ids at its oldest second and at its newest one.
+    rims: dict[int, tuple[frozenset[str], frozenset[str]]] = attrs.Factory(dict)
     # (lo, hi, page, read) probed already: ``read`` counts reads of one page
     probed: set[tuple[int, int, int, int]] = attrs.Factory(set)
     probe_ids: list[tuple[int, int, set[str]]] = attrs.Factory(list)  # what probes returned
@@ -620,6 +622,7 @@ class Planner(Generic[R]):
                     for read in range(BATCH_READS + 1):  # (page 1 holds most of it)
                         self._probe(w, lo, hi, 1, read)
         w.ends[number] = (records[-1].voice_id, records[0].voice_id, self.answers)
+        w.rims[number] = (_rim(reversed(records)), _rim(records))
         for upper in range(number - 2, number + 2):  # its seams and their neighbours
             self._probe_seam(w, upper)
 
@@ -629,22 +632,29 @@ class Planner(Generic[R]):
         if above is None or below is None:
             return
         top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
+        # Calls that arrived between the two reads shifted the rows, and the
+        # upper page was read after the lower one: a record pushed from it
+        # onto the lower page fell between them. Seen as the upper page
+        # counting more, or as a neighbouring seam showing one record twice
+        # (the shift, read the other way round).
+        shifted = above[2] > below[2] or (
+            w.ends[upper][2] > w.ends[upper + 1][2]
+            and (self._shifted(w, upper - 1) or self._shifted(w, upper + 1))
+        )
         if top == bottom:
-            # A second straddles the two pages (both may show the same one
-            # of its records: its rows come back in another order each time).
-            self._probe(w, top - 1, top + 1)
-        elif bottom < top and (
-            above[2] > below[2]
-            or (
-                w.ends[upper][2] > w.ends[upper + 1][2]
-                and (self._shifted(w, upper - 1) or self._shifted(w, upper + 1))
-            )
-        ):
-            # Calls that arrived between the two reads shifted the rows, and
-            # the upper page was read after the lower one: a record pushed
-            # from it onto the lower page fell between them. Seen as the upper
-            # page counting more, or as a neighbouring seam showing one
-            # record twice (the shift, read the other way round).
+            # A second straddles the two pages. Its rows are consecutive, so
+            # if the pages show disjoint sets of them, they show them all;
+            # if both show one record (rows sharing a second come back in
+            # another order each time), another was on neither. Unless rows
+            # moved between the two reads, or it is a batch call's second.
+            if (
+                shifted
+                or above[2] != below[2]
+                or len(w.heavy.get(top, ())) >= self._least
+                or not w.rims[upper][0].isdisjoint(w.rims[upper + 1][1])
+            ):
+                self._probe(w, top - 1, top + 1)
+        elif bottom < top and shifted:
             self._probe(w, bottom - 1, top + 1)
 
     def _shifted(self, w: _Window, upper: int) -> bool:
@@ -747,7 +757,8 @@ class Planner(Generic[R]):
         w.stamps = array("q")
         w.sorted_stamps = []
         w.heavy = {}
-        w.edges, w.ends, w.probed, w.probe_ids, w.reread = {}, {}, set(), [], set()
+        w.edges, w.ends, w.rims, w.probed, w.probe_ids = {}, {}, {}, set(), []
+        w.reread = set()
         # A neighbour still running may yet meet records this window handed
         # out, but only in the seconds they share: ask for those, to keep
         # only their ids (see _seam_answered).
@@ -1203,6 +1214,20 @@ def _enough_reads(pages: int, count: int, size: int, missing: int) -> list[int]:
         if len(numbers) >= pages and left < 0.1:
             break
     return numbers
+
+
+def _rim(records: Iterable[CallRecord]) -> frozenset[str]:
+    """The ids of the first of ``records`` and of those that follow it in the same second."""
+    ids: list[str] = []
+    second: int | None = None
+    for record in records:
+        t = record.submit_time
+        stamp = None if t is None else int(t.timestamp())
+        if ids and stamp != second:
+            break
+        second = stamp
+        ids.append(record.voice_id)
+    return frozenset(ids)
 
 
 def _spaced(cuts: list[int]) -> list[int]:

@@ -516,6 +516,56 @@ def test_a_shift_read_the_other_way_round_is_not_probed_above() -> None:
 
 
 @pytest.mark.parametrize(
+    ("upper_shows", "lower_shows", "lower_total", "probed"),
+    [
+        ("a", "b", 40, False),  # two of the second's rows, one on each page: both seen
+        ("a", "a", 40, True),  # one row on both pages: the other on neither
+        ("ab", "c", 40, False),  # three rows split two and one, none shown twice
+        ("ab", "b", 40, True),
+        ("a", "b", 39, True),  # the counts differ: rows may have moved between the reads
+    ],
+)
+def test_a_second_straddling_two_pages_is_probed_when_a_row_may_be_on_neither(
+    upper_shows: str, lower_shows: str, lower_total: int, probed: bool
+) -> None:
+    """Pages 1 and 2 meet inside one second; page 1 is read first.
+
+    Page 1 holds r01..r10 at one record every ten seconds, its last rows being
+    the straddled second's rows it shows; page 2 starts with the rows it shows
+    of that second, then r21... The second's rows are consecutive in the
+    order, so two pages that show disjoint sets of them show them all.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=10, concurrency=3)
+    shared = first + 500
+
+    def record(name: str, seconds: int) -> SipCallRecord:
+        return SipCallRecord(
+            voice_id=name, submit_time=datetime.fromtimestamp(seconds, timezone.utc)
+        )
+
+    def page(current: int, shows: str, total: int) -> Page[SipCallRecord]:
+        at = [record(f"s-{c}", shared) for c in shows]
+        if current == 1:
+            rows = [record(f"r{i:02d}", shared + 10 * (11 - i)) for i in range(1, 11 - len(at))]
+            rows += at
+        else:
+            rows = at + [
+                record(f"r{i:02d}", shared - 10 * (i - 20)) for i in range(21, 31 - len(at))
+            ]
+        return Page(tuple(rows), total, 4, current, 10)
+
+    job = planner.next_job()
+    assert job is not None
+    planner.answered(job, page(1, upper_shows, 40))
+    jobs = {j.page: j for j in iter(planner.next_job, None)}
+    planner.answered(jobs[2], page(2, lower_shows, lower_total))
+    probes = [j.part for j in iter(planner.next_job, None) if j.kind == PROBE]
+    hit = any(p is not None and p.lo <= shared <= p.hi for p in probes)
+    assert hit == probed, probes
+
+
+@pytest.mark.parametrize(
     ("pages", "reads", "whole", "expected"),
     [
         (1, 5, True, [1]),  # a page with room to spare holds every row: one read
