@@ -632,6 +632,8 @@ class Planner(Generic[R]):
         if above is None or below is None:
             return
         top, bottom = above[0], below[1]  # the upper page's oldest, the lower's newest
+        if bottom > top:
+            return  # the pages overlap in time: nothing lies between them
         # Calls that arrived between the two reads shifted the rows, and the
         # upper page was read after the lower one: a record pushed from it
         # onto the lower page fell between them. Seen as the upper page
@@ -641,20 +643,17 @@ class Planner(Generic[R]):
             w.ends[upper][2] > w.ends[upper + 1][2]
             and (self._shifted(w, upper - 1) or self._shifted(w, upper + 1))
         )
-        if top == bottom:
-            # A second straddles the two pages. Its rows are consecutive, so
-            # if the pages show disjoint sets of them, they show them all;
-            # if both show one record (rows sharing a second come back in
-            # another order each time), another was on neither. Unless rows
-            # moved between the two reads, or it is a batch call's second.
-            if (
-                shifted
-                or above[2] != below[2]
-                or len(w.heavy.get(top, ())) >= self._least
-                or not w.rims[upper][0].isdisjoint(w.rims[upper + 1][1])
-            ):
-                self._probe(w, top - 1, top + 1)
-        elif bottom < top and shifted:
+        # Or a second straddles the two pages. Its rows are consecutive, so if
+        # the pages show disjoint sets of them, they show them all; if both
+        # show one record (rows sharing a second come back in another order
+        # each time), another was on neither. Also looked at where the counts
+        # moved between the two reads, and at a batch call's second.
+        straddled = top == bottom and (
+            above[2] != below[2]
+            or len(w.heavy.get(top, ())) >= self._least
+            or not w.rims[upper][0].isdisjoint(w.rims[upper + 1][1])
+        )
+        if shifted or straddled:
             self._probe(w, bottom - 1, top + 1)
 
     def _shifted(self, w: _Window, upper: int) -> bool:
