@@ -79,6 +79,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -90,11 +91,13 @@ import attrs
 from ._errors import PaginationError, ResponseValidationError
 from ._models import CallRecord, Page
 from ._query import QueryBody
-from ._times import seconds_to_datetime, window_spans
+from ._times import epoch_seconds, floor_seconds, seconds_to_datetime, window_spans
 
 __all__ = ["Job", "Planner", "plan_pages"]
 
 R = TypeVar("R", bound=CallRecord)
+
+_SUBMIT_TIME = operator.attrgetter("submit_time")
 
 #: A walk keeps at most this many pages per unit of concurrency in flight,
 #: held back for order, or waiting for the consumer.
@@ -515,7 +518,7 @@ class Planner(Generic[R]):
             lo, hi = job.part.lo, job.part.hi
             for record in records:
                 t = record.submit_time
-                if t is not None and t.tzinfo is not None and not lo <= t.timestamp() <= hi:
+                if t is not None and not lo <= epoch_seconds(t) <= hi:
                     self._distrust(w)
                     break
         return new
@@ -524,7 +527,7 @@ class Planner(Generic[R]):
         """Keep the submit seconds of ``records``, new to ``w``, and check they lie in the query."""
         lo, hi = (job.part.lo, job.part.hi) if job.part is not None else (w.lo, w.hi)
         # (Record times are always aware: the converter refuses naive ones.)
-        stamps = [int(t.timestamp()) for r in records if (t := r.submit_time) is not None]
+        stamps = floor_seconds(map(_SUBMIT_TIME, records))
         if stamps and w.trusted and (min(stamps) < lo or max(stamps) > hi):
             # The service does not filter on submitTime as we read it.
             self._distrust(w)
@@ -608,7 +611,7 @@ class Planner(Generic[R]):
         newest, oldest = records[0].submit_time, records[-1].submit_time
         if newest is None or oldest is None or newest.tzinfo is None or oldest.tzinfo is None:
             return
-        w.edges[number] = (int(oldest.timestamp()), int(newest.timestamp()), page.total)
+        w.edges[number] = (epoch_seconds(oldest), epoch_seconds(newest), page.total)
         ending = w.pages is not None and w.next_page > w.pages - TAIL_WAVES * self.concurrency
         if w.eager and ending:
             # Near the end of the walk, a batch call's second at the page's
@@ -836,7 +839,7 @@ class Planner(Generic[R]):
         by_second: dict[int, list[str]] = {}
         for record in records:
             if (t := record.submit_time) is not None:
-                by_second.setdefault(int(t.timestamp()), []).append(record.voice_id)
+                by_second.setdefault(epoch_seconds(t), []).append(record.voice_id)
         for second, ids in by_second.items():
             if len(ids) >= least or second in w.heavy:
                 w.heavy.setdefault(second, set()).update(ids)
@@ -1221,7 +1224,7 @@ def _rim(records: Iterable[CallRecord]) -> frozenset[str]:
     second: int | None = None
     for record in records:
         t = record.submit_time
-        stamp = None if t is None else int(t.timestamp())
+        stamp = None if t is None else epoch_seconds(t)
         if ids and stamp != second:
             break
         second = stamp

@@ -10,6 +10,7 @@ the walk.
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import math
 import random
@@ -23,7 +24,7 @@ from hypothesis import given, settings
 
 from itniotech_async import Page, PaginationError, ResponseValidationError, SipCallRecord
 from itniotech_async._planner import PROBE, Planner, _enough_reads, _reads, plan_pages
-from itniotech_async._times import epoch_seconds, whole_second_span, window_spans
+from itniotech_async._times import epoch_seconds, floor_seconds, whole_second_span, window_spans
 from tests.simserver import DAY, SimServer, in_range, make_planner, run
 
 FIRST = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -638,6 +639,53 @@ def test_whole_seconds_round_inwards() -> None:
     assert epoch_seconds(start) == FIRST
     assert whole_second_span(start, start + timedelta(milliseconds=400)) is None
     assert whole_second_span(start, start + timedelta(milliseconds=600)) == (FIRST + 1, FIRST + 1)
+
+
+def test_floor_seconds_known_answers() -> None:
+    """The planner's fast conversion: worked by hand, in any zone, skipping None."""
+    cn = timezone(timedelta(hours=8))
+    odd = timezone(timedelta(hours=-3, minutes=-30, seconds=-15))
+    berlin = ZoneInfo("Europe/Berlin")
+    values = [
+        datetime(2026, 1, 1, 8, 0, 0, tzinfo=cn),  # 00:00 UTC
+        None,
+        datetime(2026, 1, 1, 0, 0, 59, 999_999, tzinfo=timezone.utc),  # rounded down
+        datetime(2025, 12, 31, 20, 29, 45, tzinfo=odd),  # 2026-01-01T00:00:00Z
+        datetime(2025, 10, 26, 2, 30, fold=0, tzinfo=berlin),  # CEST: 00:30 UTC
+        datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=berlin),  # CET: 01:30 UTC
+        datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=timezone.utc),  # before the epoch
+    ]
+    assert floor_seconds(values) == [
+        FIRST,
+        FIRST + 59,
+        FIRST,
+        1761438600,
+        1761442200,
+        -1,
+    ]
+    assert floor_seconds([]) == []
+    with pytest.raises(ValueError, match="aware"):
+        floor_seconds([datetime(2026, 1, 1)])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(1960, 1, 1), max_value=datetime(2100, 1, 1)),
+            st.integers(-86_399_999_999, 86_399_999_999),
+        ),
+        max_size=20,
+    )
+)
+def test_floor_seconds_agrees_with_the_calendar(values: list[tuple[datetime, int]]) -> None:
+    """Against the standard library's own UTC arithmetic, offsets down to microseconds."""
+    aware = [
+        local.replace(tzinfo=timezone(timedelta(microseconds=offset))) for local, offset in values
+    ]
+    expected = [calendar.timegm(t.utctimetuple()) for t in aware]
+    # utctimetuple drops the microseconds of the UTC time, which is rounding down.
+    assert floor_seconds(aware) == expected
+    assert floor_seconds(aware) == [epoch_seconds(t) for t in aware]
 
 
 @given(total=st.integers(0, 10**6), size=st.integers(1, 100))
