@@ -271,6 +271,23 @@ async def test_fractional_voice_id_is_refused(make: Factory, fake: FakeItnio, pa
             await client.voice.record_sip("1")
 
 
+@pytest.mark.parametrize(
+    "neighbour",
+    [{"voiceId": "7"}, {"callee": "no id"}, ["not", "a", "record"], None],
+    ids=["record", "record-without-id", "list", "null"],
+)
+def test_fractional_voice_id_is_found_beside_any_other_item(parser: str, neighbour: object) -> None:
+    """The decoder finds a fractional voiceId whatever else the records list holds."""
+    bad = b'{"data": {"records": [%s, {"voiceId": 1.5e3}]}}' % json.dumps(neighbour).encode()
+    with pytest.raises(itnio.ResponseValidationError, match="voiceId"):
+        _decode.loads(bad)
+    good = (
+        b'{"data": {"records": [%s, {"voiceId": 18446744073709551616}]}}'
+        % json.dumps(neighbour).encode()
+    )
+    assert _decode.loads(good)["data"]["records"][1]["voiceId"] == 18446744073709551616
+
+
 # 6. Retry-After from a wrong clock ---------------------------------------
 
 
