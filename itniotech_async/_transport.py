@@ -201,15 +201,14 @@ class _AiohttpBody(httpx.AsyncByteStream):
     """
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
+        self._response: aiohttp.ClientResponse | None = response
         self._request = request
-        self._closed = False
 
     def __aiter__(self) -> _AiohttpBody:
         return self
 
     async def __anext__(self) -> bytes:
-        if self._closed:
+        if self._response is None:
             raise StopAsyncIteration
         with _mapped_aiohttp_errors(self._request):
             chunk = await self._response.content.readany()
@@ -220,11 +219,16 @@ class _AiohttpBody(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # A body read to its end leaves the connection for reuse; one left
         # part-way closes it (there is no telling what else would arrive).
-        self._closed = True
-        if self._response.content.at_eof():
-            self._response.release()
+        # The aiohttp response is let go at once: httpx's response and its
+        # stream refer to each other, and would keep it until the next
+        # garbage collection.
+        response, self._response = self._response, None
+        if response is None:
+            return
+        if response.content.at_eof():
+            response.release()
         else:
-            self._response.close()
+            response.close()
 
 
 # aiohttp's (and asyncio's) exceptions as httpx's, most specific first by

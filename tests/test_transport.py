@@ -49,3 +49,34 @@ def test_tls_context_verifies_and_is_made_once() -> None:
     assert context is ssl_context()
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname
+
+
+async def test_aiohttp_responses_are_freed_once_read(fake: FakeItnio, anyio_backend: str) -> None:
+    """A read aiohttp response is let go at once, not kept for the garbage collector.
+
+    httpx's response and its stream refer to each other, so whatever the
+    stream holds lives until the next collection unless the stream drops it.
+    """
+    import gc
+
+    from itniotech_async._transport import aiohttp_available
+
+    if anyio_backend != "asyncio" or not aiohttp_available():
+        pytest.skip("aiohttp serves only asyncio")
+    import aiohttp
+
+    def alive() -> int:
+        return sum(isinstance(o, aiohttp.ClientResponse) for o in gc.get_objects())
+
+    async with fake.serve() as url, itnio.ItnioClient(KEY, SECRET, base_url=url) as client:
+        gc.collect()
+        gc.disable()
+        try:
+            before = alive()
+            for _ in range(5):
+                page = await client.voice.record_sip_query(START, END)
+                assert page.records
+            left = alive() - before
+        finally:
+            gc.enable()
+    assert left == 0
