@@ -497,7 +497,7 @@ async def walk(url, start, end, concurrency, key, secret):
                                  max_concurrency=concurrency) as client:
         stream = client.voice.iter_sip_records(
             datetime.fromisoformat(start), datetime.fromisoformat(end))
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         try:
             async with stream as records:
                 async for record in records:
@@ -505,7 +505,9 @@ async def walk(url, start, end, concurrency, key, secret):
         except itnio.ItnioError as exc:
             error = repr(exc)
         wall = time.perf_counter() - began
-    return {"wall": wall, "ids": ids, "requests": stream.pages_fetched, "error": error}
+        cpu = time.process_time() - cpu_began
+    return {"wall": wall, "ids": ids, "requests": stream.pages_fetched, "error": error,
+            "cpu": cpu}
 
 url, start, end, concurrency, key, secret, warmups = sys.argv[1:8]
 for _ in range(int(warmups)):
@@ -515,12 +517,16 @@ print(json.dumps(asyncio.run(walk(url, start, end, int(concurrency), key, secret
 
 
 class Walked(NamedTuple):
-    """One ``async with`` walk: its time, the ids it yielded, requests answered, any error."""
+    """One ``async with`` walk: its time, the ids it yielded, requests answered, any error.
+
+    ``cpu`` is the CPU time the walking process spent meanwhile, where measured.
+    """
 
     wall: float
     ids: list[str]
     requests: int
     error: str | None
+    cpu: float | None = None
 
 
 @contextmanager

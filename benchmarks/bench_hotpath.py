@@ -30,6 +30,8 @@ process of its own (the version's package imported from a ``git archive``
 of it, or from the working tree), after one untimed walk in that process,
 interleaved ``--repeat`` times. Goal: records/s no more than 10% below the
 old release's, that is this version's time / the old one's <= 1 / 0.9.
+Printed beside it for information: records per CPU second of the walking
+process, whose CPU time leaves out the time the shared machine gave others.
 
 Then a micro-benchmark on one page of 100 records (the same bytes): the
 SDK's ``json.loads`` + ``structure_page`` against pydantic's
@@ -353,9 +355,10 @@ def _versions(
                         f"{name}: {len(set(run.ids)):,} unique ids of {RECORDS:,}, {run.error}"
                     )
                 runs[name].append(run)
+                cpu = "" if run.cpu is None else f"  (CPU {fmt_seconds(run.cpu)})"
                 print(
                     f"  round {round_}  {name:<14} {fmt_seconds(run.wall):>9}  "
-                    f"{run.requests} requests",
+                    f"{run.requests} requests{cpu}",
                     flush=True,
                 )
     return runs
@@ -385,6 +388,16 @@ def _print_versions(runs: dict[str, list[Walked]], old: str) -> None:
     ratio = walls[old] / walls["this version"]
     verdict = "met" if ratio >= 0.9 else "NOT MET"
     print(f"records/s, this version / {old}: {ratio:.3f} (goal >= 0.90: {verdict})")
+    cpus = {name: [r.cpu for r in done if r.cpu is not None] for name, done in runs.items()}
+    if all(cpus.values()):
+        # At zero latency a walk is bound by the client's CPU; its CPU time
+        # leaves out the time the shared machine ran something else.
+        cpu_ratio = statistics.median(cpus[old]) / statistics.median(cpus["this version"])
+        print(
+            f"(info) records per CPU second, this version / {old}: {cpu_ratio:.3f} "
+            f"(median CPU time {statistics.median(cpus['this version']):.3f} s against "
+            f"{statistics.median(cpus[old]):.3f} s)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
