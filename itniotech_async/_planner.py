@@ -98,6 +98,7 @@ __all__ = ["Job", "Planner", "plan_pages"]
 R = TypeVar("R", bound=CallRecord)
 
 _SUBMIT_TIME = operator.attrgetter("submit_time")
+_VOICE_ID = operator.attrgetter("voice_id")
 
 #: A walk keeps at most this many pages per unit of concurrency in flight,
 #: held back for order, or waiting for the consumer.
@@ -492,13 +493,13 @@ class Planner(Generic[R]):
         records = page.records
         part = job.part
         if part is not None and part.dense_ids is not None:
-            part.dense_ids.update(r.voice_id for r in records)
+            part.dense_ids.update(map(_VOICE_ID, records))
         if job.kind == PROBE and part is not None:
-            w.probe_ids.append((part.lo, part.hi, {r.voice_id for r in records}))
+            w.probe_ids.append((part.lo, part.hi, set(map(_VOICE_ID, records))))
         elif job.span is not None:
-            w.probe_ids.append((*job.span, {r.voice_id for r in records}))
+            w.probe_ids.append((*job.span, set(map(_VOICE_ID, records))))
         ids = w.ids
-        fresh = {r.voice_id for r in records}
+        fresh = set(map(_VOICE_ID, records))  # (in C: a page's ids, every page)
         if len(fresh) == len(records) and fresh.isdisjoint(ids):
             # The usual page: every id new. Set operations in C.
             ids |= fresh
@@ -552,7 +553,7 @@ class Planner(Generic[R]):
         keep = list(records)
         others = [ids for ids in self._neighbour_ids(w) if ids]
         if others and keep:
-            fresh = {r.voice_id for r in keep}
+            fresh = set(map(_VOICE_ID, keep))
             if not all(fresh.isdisjoint(ids) for ids in others):
                 keep = [r for r in keep if not any(r.voice_id in ids for ids in others)]
         if self.limit is not None:
@@ -1145,7 +1146,7 @@ class Planner(Generic[R]):
         """
         if len(page.records) >= job.size:
             return
-        w.seams[job.neighbour] = {r.voice_id for r in page.records}
+        w.seams[job.neighbour] = set(map(_VOICE_ID, page.records))
         if all(s is not None for s in w.seams.values()) and not w.forgotten:
             keep: set[str] = set()
             for s in w.seams.values():
