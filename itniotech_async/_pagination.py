@@ -5,7 +5,8 @@ Design notes: docs/design.md, "Streams".
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import operator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -91,10 +92,25 @@ class _Driver(Generic[R]):
     def __init__(self, planner: Planner[R], source: PageSource[R]) -> None:
         self.planner = planner
         self._source = source
-        self.records_done = 0  # handed to the consumer
         self.pages_done = 0
+        # Records handed to the consumer: those of the pages before the
+        # current one, and how far the current page's iterator has gone.
+        self._taken = 0
+        self._current: Iterator[R] = iter(())
+        self._current_size = 0
         self.wake: anyio.Event | None = None  # made inside the event loop
         self._idle: list[_Handoff] = []  # child tasks waiting for a job
+
+    @property
+    def records_done(self) -> int:
+        return self._taken + self._current_size - operator.length_hint(self._current)
+
+    def take(self, records: tuple[R, ...]) -> Iterator[R]:
+        """The records of the consumer's next page, as an iterator that counts for records_done."""
+        self._taken += self._current_size
+        self._current_size = len(records)
+        self._current = iter(records)
+        return self._current
 
     async def _fetch(self, job: Job, tg: TaskGroup) -> None:
         planner = self.planner
@@ -186,24 +202,24 @@ class _Iterator(BackgroundReader[Page[R]], Generic[R, T]):
         super().__init__(receive, producer)
         self._driver = driver
         self._flatten = flatten
-        self._records: tuple[R, ...] = ()
-        self._index = 0
+        self._records: Iterator[R] = iter(())
 
     def __aiter__(self) -> _Iterator[R, T]:
         return self
 
     async def __anext__(self) -> T:
         if self._flatten:
-            while self._index >= len(self._records):
+            # The hot path of every stream: one step of a tuple iterator.
+            for record in self._records:
+                return record  # type: ignore[return-value]
+            while True:
                 page = await self._next_page()
-                self._records = page.records
-                self._index = 0
-            record = self._records[self._index]
-            self._index += 1
-            self._driver.records_done += 1
-            return record  # type: ignore[return-value]
+                self._records = self._driver.take(page.records)
+                for record in self._records:
+                    return record  # type: ignore[return-value]
         page = await self._next_page()
-        self._driver.records_done += len(page.records)
+        for _ in self._driver.take(page.records):
+            pass  # (all of it handed out at once)
         return page  # type: ignore[return-value]
 
     async def _next_page(self) -> Page[R]:
