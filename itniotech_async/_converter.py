@@ -151,7 +151,8 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
     ``itemgetter`` when the record is a ``dict`` holding every key (the usual
     answer), else one ``.get`` per key. It handles the common shapes inline: a
     non-empty ``str``, an ``int`` duration, a cached decimal, an ISO time for
-    ``datetime.fromisoformat``. Anything else goes to the field type's hook,
+    ``datetime.fromisoformat``, an empty optional value (``None`` or ``""``).
+    Anything else goes to the field type's hook,
     and if the fast path raises at all, the record is structured again by the
     careful path (every field through its hook, then the class's own
     ``__init__``), which raises a clear error for a value that really is bad.
@@ -183,17 +184,22 @@ def _make_structure_fn(cls: type[CallRecord]) -> Callable[[Mapping[str, Any], An
         v = f"v{i}"
         each_get.append(f"        {v} = g({key!r})")
         careful.append(f"        {field.name}={hook_name}(g({key!r})),")
+        # An optional field's empty value (a missing key reads as None) is
+        # None without a call: unanswered calls leave several times empty.
+        other = f"{hook_name}({v})"
+        if hook is not _voice_id:
+            other = f'(None if {v} is None or {v} == "" else {other})'
         if hook is _opt_str or hook is _voice_id:
-            value = f"{v} if {v}.__class__ is str and {v} else {hook_name}({v})"
+            value = f"{v} if {v}.__class__ is str and {v} else {other}"
         elif hook is _opt_int:
-            value = f"{v} if {v}.__class__ is int else {hook_name}({v})"
+            value = f"{v} if {v}.__class__ is int else {other}"
         elif hook is _opt_decimal:
             value = f"decimals[{v}] if {v} in decimals else cached_decimal({v})"
         else:
             # An aware time, else the hook (which rejects a time without an offset).
             value = (
                 f"(t if (t := fromiso({v})).tzinfo is not None else {hook_name}({v})) "
-                f"if {v}.__class__ is str and {v} else {hook_name}({v})"
+                f"if {v}.__class__ is str and {v} else {other}"
             )
         if direct:
             namespace[f"set_{field.name}"] = _slot(cls, field.name).__set__
