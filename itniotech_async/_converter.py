@@ -5,6 +5,7 @@ Design notes: docs/design.md, "Structuring records".
 
 from __future__ import annotations
 
+import itertools
 import linecache
 import operator
 import re
@@ -278,7 +279,7 @@ def structure_page(data: Any, cls: type[R]) -> Page[R]:
         raise ValueError("the page was served without a count (searchCount is false)")
     structure = converter.get_structure_hook(cls)
     try:
-        records = tuple([structure(item, cls) for item in raw])
+        records = tuple(map(structure, raw, itertools.repeat(cls, len(raw))))
     except AttributeError:
         for item in raw:
             if not isinstance(item, Mapping):
