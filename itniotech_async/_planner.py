@@ -499,7 +499,7 @@ class Planner(Generic[R]):
         elif job.span is not None:
             w.probe_ids.append((*job.span, set(map(_VOICE_ID, records))))
         ids = w.ids
-        fresh = set(map(_VOICE_ID, records))  # (in C: a page's ids, every page)
+        fresh = set(map(_VOICE_ID, records))  # (a loop in C: this runs for every page)
         if len(fresh) == len(records) and fresh.isdisjoint(ids):
             # The usual page: every id new. Set operations in C.
             ids |= fresh
