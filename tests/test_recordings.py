@@ -420,7 +420,9 @@ async def test_bulk_stays_under_the_concurrency_caps(
     make_client: ClientFactory, fake: FakeItnio, tmp_path: Path
 ) -> None:
     """At most `concurrency` files at once, and never more than the client-wide cap."""
-    fake.latency = 0.005
+    # Long enough that the caps are reached even on a loaded machine: at 5 ms,
+    # a busy worker once kept only 2 of 3 requests in flight at a time.
+    fake.latency = 0.03
     fake.files.file_size = 2000
     ids = [f"c{i}.wav" for i in range(24)]
     async with make_client() as client:
