@@ -105,9 +105,15 @@ class _Driver(Generic[R]):
     def records_done(self) -> int:
         return self._taken + self._current_size - operator.length_hint(self._current)
 
-    def take(self, records: tuple[R, ...]) -> Iterator[R]:
-        """The records of the consumer's next page, as an iterator that counts for records_done."""
+    def take(self, records: tuple[R, ...], *, whole: bool = False) -> Iterator[R]:
+        """The records of the consumer's next page, as an iterator that counts for records_done.
+
+        ``whole``: the page is handed out at once (a page stream), all of it counted now.
+        """
         self._taken += self._current_size
+        if whole:
+            self._taken += len(records)
+            records = ()
         self._current_size = len(records)
         self._current = iter(records)
         return self._current
@@ -218,8 +224,7 @@ class _Iterator(BackgroundReader[Page[R]], Generic[R, T]):
                 for record in self._records:
                     return record  # type: ignore[return-value]
         page = await self._next_page()
-        for _ in self._driver.take(page.records):
-            pass  # (all of it handed out at once)
+        self._driver.take(page.records, whole=True)
         return page  # type: ignore[return-value]
 
     async def _next_page(self) -> Page[R]:
