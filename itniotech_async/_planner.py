@@ -48,9 +48,9 @@ How a window is proven complete
    slipped), runs of ``CHUNK_PAGES`` answered pages (``TAIL_CHUNK_PAGES`` once
    every page is started) become parts of their own, cut in a gap of the
    stamps between two pages. Each batch-call second in a chunk is read again
-   first (page 1 ``BATCH_READS`` times, :func:`_reads`), then one count read
-   after those answers usually proves the chunk; near the end of the walk a
-   batch second is read again as soon as a page shows it. Calls arriving later
+   first (page 1 ``BATCH_READS`` times, then more while those reads count more
+   records than were found, :meth:`Planner._batch_read`), then one count read
+   after those answers usually proves the chunk. Calls arriving later
    elsewhere then cost nothing, and locating overlaps the walk. The rest is a
    last part, counted when the walk is over; the window is proven once every
    part is. Once no page is left to start, free request slots are spent on
@@ -110,7 +110,9 @@ MAX_DENSE_ROUNDS = 12
 #: Each round reads a dense part's pages this many times.
 DENSE_READS = 2
 #: A batch call's second in a chunk is read this many times before the chunk is counted.
-BATCH_READS = 5
+BATCH_READS = 3
+#: And at most this many times in all, while its reads' counts say rows are missing.
+MAX_BATCH_READS = 10
 #: A window's work to locate missing records is capped at this many requests,
 #: plus SLOW_BUDGET_PER_PAGE for each page of records the window holds.
 SLOW_BUDGET = 256
@@ -122,8 +124,6 @@ MAX_PARTS = 32
 CHUNK_PAGES = 32
 #: And of this many once every page of the walk is started: less is left at the end.
 TAIL_CHUNK_PAGES = 8
-#: In the last this many waves of pages, batch seconds are read again at once.
-TAIL_WAVES = 4
 #: A part shorter than this many seconds is not cut.
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
@@ -167,8 +167,19 @@ class _Part:
     edgy: bool = False  # a stamp lay near its ends when its count was asked
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
+    round_total: int = 0  # the most records the current dense round's reads counted
     outstanding: int = 0  # its requests not yet answered
     proven: bool = False
+
+
+@attrs.define(eq=False)
+class _BatchReads:
+    """The reads of a batch call's second for a chunk: sent, answered, and the most they counted."""
+
+    pages: int
+    sent: int = 0
+    answered: int = 0
+    total: int = 0
 
 
 @attrs.define(eq=False)
@@ -217,6 +228,7 @@ class _Window:
     heavy: dict[int, set[str]] = attrs.Factory(dict)
     # Ranges holding a batch call's second, read again for their chunk
     reread: set[tuple[int, int]] = attrs.Factory(set)
+    batch_reads: dict[tuple[int, int], _BatchReads] = attrs.Factory(dict)
     by_parts: bool = False  # proven part by part, without a count of the whole window
     whole: bool = False  # page 1 held every row of the window (fewer than its size)
     eager: bool = False  # the service changes under the walk: prove chunks as it goes
@@ -613,18 +625,6 @@ class Planner(Generic[R]):
         if newest is None or oldest is None or newest.tzinfo is None or oldest.tzinfo is None:
             return
         w.edges[number] = (epoch_seconds(oldest), epoch_seconds(newest), page.total)
-        ending = w.pages is not None and w.next_page > w.pages - TAIL_WAVES * self.concurrency
-        if w.eager and ending:
-            # Near the end of the walk, a batch call's second at the page's
-            # edge (its rows may straddle two pages) is read again at once,
-            # not when its chunk is counted: that saves the rounds its probe
-            # and its chunk's reads would take when little else is left.
-            for second in {w.edges[number][0], w.edges[number][1]}:
-                lo, hi = max(second - 1, w.lo), min(second + 1, w.hi)
-                if len(w.heavy.get(second, ())) >= self._least and (lo, hi) not in w.reread:
-                    w.reread.add((lo, hi))
-                    for read in range(BATCH_READS + 1):  # (page 1 holds most of it)
-                        self._probe(w, lo, hi, 1, read)
         w.ends[number] = (records[-1].voice_id, records[0].voice_id, self.answers)
         w.rims[number] = (_rim(reversed(records)), _rim(records))
         for upper in range(number - 2, number + 2):  # its seams and their neighbours
@@ -895,7 +895,15 @@ class Planner(Generic[R]):
                 self._settle(w, part, max(page.total, job.size + 1), local=None)
         elif job.kind == DENSE:
             part.dense_left -= 1
-            if part.dense_left == 0 and (part.dense or self._spare() <= 1):
+            if job.span is not None:
+                self._batch_read(w, part, job, page)
+            else:
+                part.round_total = max(part.round_total, page.total)
+            if part.dense_left == 0 and part.dense and len(part.dense_ids or ()) < part.round_total:
+                # The round's own reads count more records than they returned:
+                # read again at once, not after a count that would say the same.
+                self._dense_round(w, part, part.round_total)
+            elif part.dense_left == 0 and (part.dense or self._spare() <= 1):
                 self._ask_count(w, part)
             elif part.dense_left == 0:  # a chunk's batch seconds are read, the walk is over
                 self._prove(w, part)  # replaced by its parts
@@ -1005,10 +1013,45 @@ class Planner(Generic[R]):
             a, b = max(lo, second - EDGE), min(hi, second + EDGE)
             w.reread.add((a, b))
             known = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
-            body = self._body(a, b, self.size)
-            for number in _reads(plan_pages(known + 1, self.size), BATCH_READS, whole=False):
-                part.dense_left += 1
-                self._spend(w, Job(w, DENSE, number, body, part, part.generation, span=(a, b)))
+            reads = w.batch_reads[a, b] = _BatchReads(plan_pages(known + 1, self.size))
+            self._read_batch(w, part, reads, a, b, BATCH_READS)
+
+    def _read_batch(
+        self, w: _Window, part: _Part, reads: _BatchReads, a: int, b: int, n: int
+    ) -> None:
+        """Read the batch call's range ``[a, b]`` ``n`` more times, for ``part``'s count."""
+        body = self._body(a, b, self.size)
+        # Full pages only: each holds a fresh share of rows whose order changes per request.
+        full = max(1, reads.pages - 1)
+        for _ in range(n):
+            number = 1 + reads.sent % full
+            reads.sent += 1
+            part.dense_left += 1
+            self._spend(w, Job(w, DENSE, number, body, part, part.generation, span=(a, b)))
+
+    def _batch_read(self, w: _Window, part: _Part, job: Job, page: Page[R]) -> None:
+        """A read of a chunk's batch second answered: once its round is in, read more if short.
+
+        The reads' counts say how many records the range holds (a guide only:
+        the chunk's count proves it). Reads are added until the records
+        still missing would all have been read with a chance of about 90 %.
+        """
+        assert job.span is not None
+        reads = w.batch_reads.get(job.span)
+        if reads is None:
+            return
+        reads.answered += 1
+        reads.total = max(reads.total, page.total)
+        if reads.answered < reads.sent or reads.sent >= MAX_BATCH_READS:
+            return
+        a, b = job.span
+        stamps = self._sorted(w)
+        found = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
+        missing = reads.total - found
+        if missing <= 0:
+            return
+        more = _reads_needed(missing, job.size / reads.total)
+        self._read_batch(w, part, reads, a, b, min(more, MAX_BATCH_READS - reads.sent))
 
     def _fine_cuts(self, w: _Window, lo: int, hi: int) -> list[int]:
         """Where to cut ``[lo, hi]`` before its first count: finely if request slots are free.
@@ -1101,6 +1144,7 @@ class Planner(Generic[R]):
         the records still missing would be read with a chance of about 90 %.
         """
         part.dense_rounds += 1
+        part.round_total = 0
         if part.dense_rounds > MAX_DENSE_ROUNDS:
             span = f"{self._time(part.lo).isoformat()}..{self._time(part.hi).isoformat()}"
             self.error = PaginationError(
@@ -1182,22 +1226,31 @@ class Planner(Generic[R]):
             return
 
 
-def _reads(pages: int, reads: int, *, whole: bool = True) -> list[int]:
+def _reads(pages: int, reads: int) -> list[int]:
     """Which pages to read, ``reads`` times in all, to collect every row of a dense second.
 
-    With ``whole``, each page once first (so a service with a fixed order of
-    ties is read whole); then full pages again, or only full pages without
-    ``whole``: each holds a fresh share of rows whose order changes per
-    request, the last page a smaller one. A second that fits one page is
-    read once: a page with room to spare holds every row.
+    Each page once first (so a service with a fixed order of ties is read
+    whole); then full pages again: each holds a fresh share of rows whose
+    order changes per request, the last page a smaller one. A second that
+    fits one page is read once: a page with room to spare holds every row.
     """
     if pages <= 1:
         return [1]
-    numbers = list(range(1, pages + 1)) if whole else []
+    numbers = list(range(1, pages + 1))
     extra = itertools.cycle(range(1, pages))
     while len(numbers) < reads:
         numbers.append(next(extra))
     return numbers
+
+
+def _reads_needed(missing: int, share: float) -> int:
+    """Reads, each returning a fresh ``share`` of a range's rows, that find ``missing`` of them.
+
+    Enough that fewer than 0.1 of the missing records would be left unread.
+    """
+    if share >= 1:
+        return 1
+    return max(1, math.ceil(math.log(0.1 / missing) / math.log(1 - share)))
 
 
 def _enough_reads(pages: int, count: int, size: int, missing: int) -> list[int]:

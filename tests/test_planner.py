@@ -23,7 +23,18 @@ import pytest
 from hypothesis import given, settings
 
 from itniotech_async import Page, PaginationError, ResponseValidationError, SipCallRecord
-from itniotech_async._planner import PROBE, Planner, _enough_reads, _reads, plan_pages
+from itniotech_async._planner import (
+    COUNT,
+    DENSE,
+    PROBE,
+    Planner,
+    _BatchReads,
+    _enough_reads,
+    _Part,
+    _reads,
+    _reads_needed,
+    plan_pages,
+)
 from itniotech_async._times import epoch_seconds, floor_seconds, whole_second_span, window_spans
 from tests.simserver import DAY, SimServer, in_range, make_planner, run
 
@@ -569,17 +580,33 @@ def test_a_second_straddling_two_pages_is_probed_when_a_row_may_be_on_neither(
 
 
 @pytest.mark.parametrize(
-    ("pages", "reads", "whole", "expected"),
+    ("pages", "reads", "expected"),
     [
-        (1, 5, True, [1]),  # a page with room to spare holds every row: one read
-        (2, 4, True, [1, 2, 1, 1]),  # each page once, then the full one again
-        (2, 5, False, [1, 1, 1, 1, 1]),  # only full pages
-        (3, 6, True, [1, 2, 3, 1, 2, 1]),
-        (3, 2, True, [1, 2, 3]),  # never fewer than every page once
+        (1, 5, [1]),  # a page with room to spare holds every row: one read
+        (2, 4, [1, 2, 1, 1]),  # each page once, then the full one again
+        (3, 6, [1, 2, 3, 1, 2, 1]),
+        (3, 2, [1, 2, 3]),  # never fewer than every page once
     ],
 )
-def test_read_patterns(pages: int, reads: int, whole: bool, expected: list[int]) -> None:
-    assert _reads(pages, reads, whole=whole) == expected
+def test_read_patterns(pages: int, reads: int, expected: list[int]) -> None:
+    assert _reads(pages, reads) == expected
+
+
+@pytest.mark.parametrize(
+    ("missing", "share", "expected"),
+    [
+        # 36 missing, each read returns 2/3 of the rows: 36 / 3**k < 0.1 from k = 6 (0.049;
+        # k = 5 leaves 0.148).
+        (36, 2 / 3, 6),
+        # One missing, half the rows per read: 1 / 2**k < 0.1 from k = 4 (0.0625).
+        (1, 0.5, 4),
+        # A read that returns every row finds everything at once.
+        (50, 1.0, 1),
+        (3, 1.5, 1),
+    ],
+)
+def test_reads_needed(missing: int, share: float, expected: int) -> None:
+    assert _reads_needed(missing, share) == expected
 
 
 def test_enough_reads_for_a_batch_call() -> None:
@@ -694,3 +721,46 @@ def test_plan_pages(total: int, size: int) -> None:
     pages = plan_pages(total, size)
     assert pages * size >= total
     assert (pages - 1) * size < total or pages == 0
+
+
+@pytest.mark.parametrize(
+    ("found", "total", "more"),
+    [
+        # 150 rows in the second, pages of 100: each read returns 2/3 of them.
+        # 36 still missing: 6 more reads (36 / 3**6 = 0.049 < 0.1).
+        (114, 150, 6),
+        # 2 missing: 3 more (2 / 27 = 0.074).
+        (148, 150, 3),
+        # Every row counted is found: no more reads, the chunk's count comes next.
+        (150, 150, 0),
+    ],
+)
+def test_a_chunks_batch_second_is_read_until_its_reads_find_what_they_count(
+    found: int, total: int, more: int
+) -> None:
+    """Reads of a batch call's second, for a chunk, are added by what the reads count."""
+    first = 1_700_000_000
+    planner = make_planner(first, first + 10_000, size=100, concurrency=4)
+    w = planner.windows[0]
+    second = first + 5_000
+    a, b = second - 2, second + 2
+    when = datetime.fromtimestamp(second, timezone.utc)
+    records = [SipCallRecord(voice_id=f"b{i:03d}", submit_time=when) for i in range(found)]
+    w.stamps.extend([second] * found)
+    w.ids.update(r.voice_id for r in records)
+    part = _Part(first, first + 10_000, w.generation)
+    reads = w.batch_reads[a, b] = _BatchReads(pages=2)
+    planner._read_batch(w, part, reads, a, b, 3)
+    jobs = list(w.queue)
+    assert [(j.kind, j.page, j.span) for j in jobs] == [(DENSE, 1, (a, b))] * 3
+    w.queue.clear()
+    for job in jobs:  # each read returns rows already found, and counts the second
+        planner._start(job)
+        planner.answered(job, Page(tuple(records[:100]), total, 2, 1, 100))
+    queued = list(w.queue)
+    assert all(j.invalid == 0 for j in queued)
+    assert part.dense_left == more
+    if more:
+        assert [(j.kind, j.page, j.span) for j in queued] == [(DENSE, 1, (a, b))] * more
+    else:  # the chunk is counted now (its count read after these reads)
+        assert [(j.kind, j.part) for j in queued] == [(COUNT, part)]
