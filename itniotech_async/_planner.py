@@ -50,10 +50,11 @@ How a window is proven complete
    stamps between two pages. Each batch-call second in a chunk is read again
    first (page 1 ``BATCH_READS`` times, then more while those reads count more
    records than were found, :meth:`Planner._batch_read`), then one count read
-   after those answers usually proves the chunk. Calls arriving later
-   elsewhere then cost nothing, and locating overlaps the walk. The rest is a
-   last part, counted when the walk is over; the window is proven once every
-   part is. Once no page is left to start, free request slots are spent on
+   after those answers usually proves the chunk (a count waits for the looks
+   between pages inside its part, :meth:`Planner._startable`). Calls arriving
+   later elsewhere then cost nothing, and locating overlaps the walk. The rest
+   is a last part, counted when the walk is over; the window is proven once
+   every part is. Once no page is left to start, free request slots are spent on
    cutting finer at once (:meth:`Planner._spare`), which saves rounds.
 
 The parts' stamps only decide where to look. If the service's answers
@@ -343,7 +344,9 @@ class Planner(Generic[R]):
             return None
         for w in self.windows:
             if w.queue:
-                return self._start(w.queue.popleft())
+                job = self._startable(w)
+                if job is not None:
+                    return self._start(job)
             if w.state != WALKING:
                 continue
             if w.pages is None:
@@ -356,6 +359,30 @@ class Planner(Generic[R]):
                 w.next_page += 1
                 return self._start(Job(w, PAGE, page, w.body))
         return None
+
+    def _startable(self, w: _Window) -> Job | None:
+        """Take the first queued job of ``w`` that may start now.
+
+        A count of a part waits for the looks between pages inside it (queued
+        or in flight): what they find is then collected before the count is
+        read, and the count finds nothing missing more often.
+        """
+        queue = w.queue
+        for index, job in enumerate(queue):
+            if job.kind != COUNT or job.part is None or not self._probed(w, job.part):
+                del queue[index]
+                return job
+        return None
+
+    def _probed(self, w: _Window, part: _Part) -> bool:
+        """Whether a look between pages inside ``part`` is queued or in flight."""
+        return any(
+            probe.kind == PROBE
+            and probe.part is not None
+            and probe.part.hi >= part.lo
+            and probe.part.lo <= part.hi
+            for probe in itertools.chain(w.probing, w.queue)
+        )
 
     def _may_open(self, window: _Window) -> bool:
         # With a limit, a window is opened only once every earlier one is
@@ -724,12 +751,6 @@ class Planner(Generic[R]):
                 ):
                     break
                 number += 1
-            if any(
-                probe.part is not None and probe.part.hi >= cut and probe.part.lo <= w.fence
-                for probe in itertools.chain(w.probing, w.queue)
-                if probe.kind == PROBE
-            ):
-                return  # count it once the probes inside it have answered
             self._carve(w, cut, w.fence)
             w.fence, w.fence_page = cut + 1, number
 

@@ -27,6 +27,7 @@ from itniotech_async._planner import (
     COUNT,
     DENSE,
     PROBE,
+    VERIFYING,
     Planner,
     _BatchReads,
     _enough_reads,
@@ -764,3 +765,30 @@ def test_a_chunks_batch_second_is_read_until_its_reads_find_what_they_count(
         assert [(j.kind, j.page, j.span) for j in queued] == [(DENSE, 1, (a, b))] * more
     else:  # the chunk is counted now (its count read after these reads)
         assert [(j.kind, j.part) for j in queued] == [(COUNT, part)]
+
+
+def test_a_parts_count_waits_for_the_looks_between_pages_inside_it() -> None:
+    """A count queued before a probe inside its part is sent after the probe has answered.
+
+    Another part's count, which the probe does not touch, goes at once.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 10_000, size=100, concurrency=4)
+    w = planner.windows[0]
+    w.state = VERIFYING  # (no page of the walk to start)
+    inside = _Part(first + 1_000, first + 2_000, w.generation)
+    outside = _Part(first + 5_000, first + 6_000, w.generation)
+    planner._ask_count(w, inside)
+    planner._probe(w, first + 1_400, first + 1_402)
+    planner._ask_count(w, outside)
+    probe = planner.next_job()
+    assert probe is not None and probe.kind == PROBE
+    other = planner.next_job()
+    assert other is not None and (other.kind, other.part) == (COUNT, outside)
+    assert planner.next_job() is None  # the count of ``inside`` waits for the probe
+    when = datetime.fromtimestamp(first + 1_401, timezone.utc)
+    found = SipCallRecord(voice_id="slipped", submit_time=when)
+    planner.answered(probe, Page((found,), 1, 1, 1, 100))
+    count = planner.next_job()
+    assert count is not None and (count.kind, count.part) == (COUNT, inside)
+    assert inside.local_at_send == 1  # what the probe found is counted in the part
