@@ -227,8 +227,7 @@ class _Window:
     sorted_stamps: list[int] = attrs.Factory(list)  # submit seconds sorted so far
     # Ids collected at seconds that held many records on one page (batch calls).
     heavy: dict[int, set[str]] = attrs.Factory(dict)
-    # Ranges holding a batch call's second, read again for their chunk
-    reread: set[tuple[int, int]] = attrs.Factory(set)
+    # Ranges holding a batch call's second, read again for their chunk, and those reads
     batch_reads: dict[tuple[int, int], _BatchReads] = attrs.Factory(dict)
     by_parts: bool = False  # proven part by part, without a count of the whole window
     whole: bool = False  # page 1 held every row of the window (fewer than its size)
@@ -782,7 +781,7 @@ class Planner(Generic[R]):
         w.sorted_stamps = []
         w.heavy = {}
         w.edges, w.ends, w.rims, w.probed, w.probe_ids = {}, {}, {}, set(), []
-        w.reread = set()
+        w.batch_reads = {}
         # A neighbour still running may yet meet records this window handed
         # out, but only in the seconds they share: ask for those, to keep
         # only their ids (see _seam_answered).
@@ -979,7 +978,7 @@ class Planner(Generic[R]):
                 # A batch call: its rows slip between pages, so read it before
                 # counting it, unless it was read again already (see _carve).
                 found = self._make_dense(w, child)
-                if any(child.lo < a and b < child.hi for a, b in w.reread):
+                if any(child.lo < a and b < child.hi for a, b in w.batch_reads):
                     self._ask_count(w, child)
                 else:
                     # (The walk's pages miss about a third of a batch call's rows.)
@@ -1032,7 +1031,6 @@ class Planner(Generic[R]):
         w.parts_open += 1
         for second in heavy:
             a, b = max(lo, second - EDGE), min(hi, second + EDGE)
-            w.reread.add((a, b))
             known = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
             reads = w.batch_reads[a, b] = _BatchReads(plan_pages(known + 1, self.size))
             self._read_batch(w, part, reads, a, b, BATCH_READS)
@@ -1087,7 +1085,7 @@ class Planner(Generic[R]):
 
     def _reread(self, w: _Window, second: int) -> bool:
         """Whether the batch call's ``second`` was read again (by probes or for a chunk)."""
-        return any(a <= second <= b for a, b in w.reread)
+        return any(a <= second <= b for a, b in w.batch_reads)
 
     def _usable(self, stamps: list[int], lo: int, hi: int, cut: int) -> bool:
         """Whether ``[lo, hi]`` may be cut at ``cut``: no stamp near the parts' ends."""
