@@ -82,6 +82,9 @@ from itniotech_async import ItnioClient, ItnioError, SipCallRecord
 RECORDS = 30_000
 LATENCY = (0.05, 0.15)
 HOSTILE_BATCH_SIZE = 150
+#: The hostile walk's calls arriving per request, and batch calls in its data.
+HOSTILE_ARRIVALS = 0.02
+HOSTILE_BATCHES = 10
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,13 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--arrivals",
         type=float,
-        default=0.02,
+        default=HOSTILE_ARRIVALS,
         help="calls arriving per request in the hostile walk (default: %(default)s)",
     )
     parser.add_argument(
         "--batches",
         type=int,
-        default=10,
+        default=HOSTILE_BATCHES,
         help="batch calls of 150 callees sharing a second, in the hostile walk's data",
     )
     parser.add_argument(

@@ -4,6 +4,12 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.sim_walks [--seeds 16] [--still]
 
+or, for another version's planner, from a directory holding that version's
+``itniotech_async`` (``git archive REV itniotech_async | tar -x``), with the
+repository on ``PYTHONPATH`` for the benchmarks::
+
+    PYTHONPATH=/path/to/repo /path/to/repo/.venv/bin/python -m benchmarks.sim_walks
+
 The planner (``itniotech_async._planner``) is driven as the stream's driver
 drives it, against the in-process fake's record store with the same hostile
 options as ``bench_streams`` (ties reordered per request, counts read apart
@@ -30,16 +36,21 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
+from benchmarks._common import PAGE_SIZE
+from benchmarks.bench_streams import (
+    HOSTILE_ARRIVALS,
+    HOSTILE_BATCH_SIZE,
+    HOSTILE_BATCHES,
+    LATENCY,
+    RECORDS,
+)
 from itniotech_async._converter import structure_page
 from itniotech_async._models import SipCallRecord
 from itniotech_async._planner import Job, Planner
 from itniotech_async._times import whole_second_span
 from itniotech_async.testing import FakeItnio
 
-RECORDS = 30_000
-LATENCY = (0.05, 0.15)
-SLOW_START = 8
-PAGE_SIZE = 100
+SLOW_START = 8  # the client's limiter: requests in flight at first
 
 
 def walk(
@@ -54,8 +65,9 @@ def walk(
         now=now,
         tie_order="shuffle" if hostile else "stable",
         count_skew=hostile,
-        arrivals=0.02 if hostile else 0.0,
-        batches=10 if hostile else 0,
+        arrivals=HOSTILE_ARRIVALS if hostile else 0.0,
+        batches=HOSTILE_BATCHES if hostile else 0,
+        batch_size=HOSTILE_BATCH_SIZE,
     )
     store = fake._store
     present = {record["voiceId"] for record in store.records("sip")}
