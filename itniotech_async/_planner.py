@@ -57,6 +57,14 @@ How a window is proven complete
    every part is. Once no page is left to start, free request slots are spent on
    cutting finer at once (:meth:`Planner._spare`), which saves rounds.
 
+5. **Copies at the end.** Once no window has pages left to walk, a count or
+   slice in flight is sent again while request slots would sit idle (at most
+   ``HEDGE_COPIES`` in all, one copy per ``HEDGE_SHARE`` answers): the first
+   answer is used, so one slow answer no longer holds up the end of a walk.
+   A copy is compared with what was collected before the first was sent
+   (nothing collected since can count against it), and the answers of the
+   others are dropped.
+
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
 record served outside the part asked for), the window is proven again without
@@ -129,6 +137,11 @@ TAIL_CHUNK_PAGES = 8
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
 SLICE_FILL = 0.7
+#: Once no page is left to walk, a lone count or slice is sent again while
+#: request slots would sit idle (the first answer is used): at most this many
+#: copies of one request in all, and one copy per HEDGE_SHARE answers.
+HEDGE_COPIES = 3
+HEDGE_SHARE = 25
 #: A part's count proves it complete only while no record collected lies within
 #: this many seconds of its ends: whether an end is inclusive is not published,
 #: and the second a record is filed under may differ a little from its submitTime.
@@ -142,6 +155,7 @@ DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
 PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
 WALK = (PAGE, PROBE)
+HEDGED = (COUNT, SLICE)  # the kinds of request sent again side by side at the end
 
 # A window's states.
 WALKING = 0
@@ -169,7 +183,6 @@ class _Part:
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
     round_total: int = 0  # the most records the current dense round's reads counted
-    outstanding: int = 0  # its requests not yet answered
     proven: bool = False
 
 
@@ -181,6 +194,14 @@ class _BatchReads:
     sent: int = 0
     answered: int = 0
     total: int = 0
+
+
+@attrs.define(eq=False)
+class _Hedge:
+    """Copies of one count or slice, sent side by side: the first answer is used."""
+
+    jobs: list[Job]
+    settled: bool = False
 
 
 @attrs.define(eq=False)
@@ -199,6 +220,8 @@ class Job:
     seen_at_send: int = 0  # the window's ids when a window count was sent
     stamps_at_send: int = 0  # and the stamps collected in it
     span: tuple[int, int] | None = None  # a batch second read for a chunk: its range
+    hedge: _Hedge | None = None  # with the copies of it sent side by side
+    detached: bool = False  # a copy answered first: it no longer holds up its window
 
     @property
     def size(self) -> int:
@@ -305,6 +328,8 @@ class Planner(Generic[R]):
         self.emitted = 0  # records put in ``ready``
         self.answers = 0  # answers received, any kind
         self._released = 0  # windows whose records were all released (ordered)
+        self._proving: list[Job] = []  # counts and slices whose request is out
+        self.hedges = 0  # copies sent (see HEDGE_COPIES)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -357,6 +382,33 @@ class Planner(Generic[R]):
                 page = w.next_page
                 w.next_page += 1
                 return self._start(Job(w, PAGE, page, w.body))
+        return self._hedged()
+
+    def _hedged(self) -> Job | None:
+        """A copy of a count or slice in flight, to send while request slots would sit idle.
+
+        Only once no window has pages left to walk, and within HEDGE_SHARE:
+        the answer that comes first is used, so a slow answer no longer holds
+        up the end of the walk. A copy proves what the original would: it is
+        compared with what was collected before the original was sent.
+        """
+        if self.hedges >= self.answers // HEDGE_SHARE or any(
+            w.state == WALKING for w in self.windows
+        ):
+            return None
+        held = sum(len(w.held) for w in self.windows)
+        if held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
+            return None  # the consumer is behind: a faster answer would only wait
+        for job in self._proving:
+            hedge = job.hedge
+            if hedge is None:
+                hedge = job.hedge = _Hedge([job])
+            if hedge.settled or len(hedge.jobs) >= HEDGE_COPIES:
+                continue
+            copy = attrs.evolve(job, invalid=0)
+            hedge.jobs.append(copy)
+            self.hedges += 1
+            return self._start(copy, copy=True)
         return None
 
     def _startable(self, w: _Window) -> Job | None:
@@ -368,6 +420,9 @@ class Planner(Generic[R]):
         """
         queue = w.queue
         for index, job in enumerate(queue):
+            if job.hedge is not None and job.hedge.settled:
+                del queue[index]  # refetched, but a copy of it answered meanwhile
+                return self._startable(w)
             if job.kind != COUNT or job.part is None or not self._probed(w, job.part):
                 del queue[index]
                 return job
@@ -416,16 +471,16 @@ class Planner(Generic[R]):
         pending += self.in_flight * self.size
         return self.emitted + pending < self.limit
 
-    def _start(self, job: Job) -> Job:
+    def _start(self, job: Job, *, copy: bool = False) -> Job:
         job.requesting = True
         job.window.jobs += 1
         if job.kind in WALK:
             job.window.walk_jobs += 1
             if job.kind == PROBE:
                 job.window.probing.append(job)
-        if job.part is not None:
-            job.part.outstanding += 1
-        if job.kind == COUNT:
+        if job.kind in HEDGED:
+            self._proving.append(job)
+        if job.kind == COUNT and not copy:
             part = job.part
             if part is None:
                 job.seen_at_send = len(job.window.ids)
@@ -444,28 +499,36 @@ class Planner(Generic[R]):
         if job.requesting:
             job.requesting = False
             self.requesting -= 1
+            if job.kind in HEDGED:
+                self._proving.remove(job)
 
     def _finish(self, job: Job) -> None:
         self.request_done(job)
         self.in_flight -= 1
+        if job.detached:
+            return
         job.window.jobs -= 1
         if job.kind in WALK:
             job.window.walk_jobs -= 1
             if job.kind == PROBE:
                 job.window.probing.remove(job)
-        if job.part is not None:
-            job.part.outstanding -= 1
 
     # -- answers ---------------------------------------------------------------
 
     def failed(self, job: Job, error: BaseException) -> None:
         """The job's request failed for good (retries exhausted): the walk fails."""
+        if self._covered(job):
+            self._drop(job)  # a copy of it answered, or still may
+            return
         self._finish(job)
         if self.error is None:
             self.error = error
 
     def invalid(self, job: Job, reason: str, cause: BaseException | None = None) -> None:
         """The answer to ``job`` is unusable: fetch it again, a few times at most."""
+        if self._covered(job):
+            self._drop(job)
+            return
         self._finish(job)
         if self.error is not None:
             return
@@ -486,12 +549,45 @@ class Planner(Generic[R]):
         span = f"{self._time(job.part.lo).isoformat()}..{self._time(job.part.hi).isoformat()}"
         return f"{job.kind} query of {span}, page {job.page}"
 
+    def _covered(self, job: Job) -> bool:
+        """Whether a copy of ``job`` answered already, or is still out."""
+        hedge = job.hedge
+        return hedge is not None and (
+            hedge.settled or any(j.requesting for j in hedge.jobs if j is not job)
+        )
+
+    def _drop(self, job: Job) -> None:
+        """Finish a copy whose answer is not used: another copy's was, or may be."""
+        self._finish(job)
+        if job.hedge is not None and job.hedge.settled and not job.detached:
+            self._advance(job.window)  # its window may have been waiting only for it
+
+    def _settle_hedge(self, job: Job) -> bool:
+        """Take ``job``'s answer as its copies' too; False if a copy's came first."""
+        hedge = job.hedge
+        if hedge is None:
+            return True
+        if hedge.settled:
+            return False
+        hedge.settled = True
+        for other in hedge.jobs:
+            if other is not job and other.requesting:
+                # Still out: it no longer holds up its window or part.
+                other.detached = True
+                other.window.jobs -= 1
+        return True
+
     def answered(self, job: Job, page: Page[R]) -> None:
         """Take the answer to ``job``."""
+        if job.hedge is not None and job.hedge.settled:
+            self.answers += 1
+            self._drop(job)  # a copy answered first
+            return
         reason = self._check(job, page)
         if reason is not None:
             self.invalid(job, reason)
             return
+        self._settle_hedge(job)
         self._finish(job)
         self.answers += 1
         if self.error is not None or self._limit_reached():

@@ -28,6 +28,7 @@ from itniotech_async._planner import (
     DENSE,
     PROBE,
     VERIFYING,
+    Job,
     Planner,
     _BatchReads,
     _enough_reads,
@@ -792,3 +793,99 @@ def test_a_parts_count_waits_for_the_looks_between_pages_inside_it() -> None:
     count = planner.next_job()
     assert count is not None and (count.kind, count.part) == (COUNT, inside)
     assert inside.local_at_send == 1  # what the probe found is counted in the part
+
+
+def _walk_pages(planner: Planner[Any], sim: SimServer) -> tuple[list[str], Job]:
+    """Answer every page of the walk in order: the ids handed out, and the count sent next."""
+    out: list[str] = []
+    while (job := planner.next_job()) is not None and job.kind == "page":
+        planner.request_done(job)
+        planner.answered(job, sim.answer(job.content()))
+        while planner.ready:
+            out.extend(r.voice_id for r in planner.ready.popleft().records)
+    assert job is not None and job.kind == COUNT  # the window's count, after its pages
+    return out, job
+
+
+def test_the_last_count_is_sent_again_while_request_slots_sit_idle() -> None:
+    """Once nothing is left to walk, the window's count goes out twice more (3,000 records,
+    30 pages: one copy per 25 answers allows one). The first answer proves the window; the
+    walk ends with the other still out, and an answer to it later changes nothing."""
+    rng = random.Random(7)
+    sim, first, last = build(rng, days=5, n=3000, dense=0, dense_size=0, ties="stable")
+    planner = make_planner(first, last, size=100, concurrency=8)
+    got, count = _walk_pages(planner, sim)
+    copy = planner.next_job()
+    assert planner.next_job() is None  # one copy: 30 answers allow one
+    assert copy is not None
+    assert (copy.kind, copy.content()) == (COUNT, count.content())
+    planner.request_done(copy)
+    planner.answered(copy, sim.answer(copy.content()))
+    assert planner.finished and planner.in_flight == 1  # the original is still out
+    planner.request_done(count)
+    planner.answered(count, sim.answer(count.content()))
+    assert planner.in_flight == 0 and planner.error is None
+    while planner.ready:
+        got.extend(r.voice_id for r in planner.ready.popleft().records)
+    assert sorted(got) == sorted(in_range(sim, first, last))
+
+
+def test_an_unusable_answer_is_not_fetched_again_while_a_copy_is_out() -> None:
+    rng = random.Random(8)
+    sim, first, last = build(rng, days=5, n=3000, dense=0, dense_size=0, ties="stable")
+    planner = make_planner(first, last, size=100, concurrency=8)
+    _, count = _walk_pages(planner, sim)
+    copy = planner.next_job()
+    assert copy is not None
+    planner.request_done(count)
+    planner.answered(count, Page((), 3000, 3000, 2, 1))  # the answer of another page
+    assert planner.next_job() is None and not planner.finished  # the copy is still out
+    planner.request_done(copy)
+    planner.answered(copy, sim.answer(copy.content()))
+    assert planner.finished and planner.error is None
+
+
+def test_a_walk_of_fewer_than_25_answers_sends_no_copy() -> None:
+    rng = random.Random(9)
+    sim, first, last = build(rng, days=5, n=2000, dense=0, dense_size=0, ties="stable")
+    planner = make_planner(first, last, size=100, concurrency=8)
+    _walk_pages(planner, sim)  # 20 pages, then the count
+    assert planner.next_job() is None
+
+
+def test_a_copy_of_a_parts_count_is_compared_with_what_the_first_was() -> None:
+    """A part's count answered after a copy of it was sent is compared with the records
+    collected before the first was sent, not before the copy was.
+
+    The part holds 3 records collected and ``x``, never collected, when its count is
+    sent; then ``y`` arrives and is collected, and a copy is sent. The first count
+    answers 4 (``x`` included, ``y`` not): 4 records collected by the copy's time
+    must not prove the part, or ``x`` would be lost.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 10_000, size=100, concurrency=4)
+    planner.answers = 50  # (a long walk: copies are allowed)
+    w = planner.windows[0]
+    w.state = VERIFYING
+    at = datetime.fromtimestamp(first + 1_500, timezone.utc)
+    held = [SipCallRecord(voice_id=f"a{i}", submit_time=at) for i in range(3)]
+    w.ids.update(r.voice_id for r in held)
+    w.stamps.extend([first + 1_500] * 3)
+    part = _Part(first + 1_000, first + 2_000, w.generation)
+    w.parts_open = 1
+    planner._ask_count(w, part)
+    count = planner.next_job()
+    assert count is not None and (count.kind, count.part) == (COUNT, part)
+    assert part.local_at_send == 3
+    planner._probe(w, first + 1_599, first + 1_601)
+    probe = planner.next_job()
+    assert probe is not None and probe.kind == PROBE
+    y = SipCallRecord(voice_id="y", submit_time=datetime.fromtimestamp(first + 1_600, timezone.utc))
+    planner.request_done(probe)
+    planner.answered(probe, Page((y,), 1, 1, 1, 100))
+    copy = planner.next_job()
+    assert copy is not None and (copy.kind, copy.part) == (COUNT, part)
+    planner.request_done(count)
+    planner.answered(count, Page((held[0],), 4, 4, 1, 1))
+    assert not part.proven
+    assert w.queue  # the part is located further
