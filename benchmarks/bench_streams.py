@@ -208,7 +208,8 @@ async def _sdk_walk(server: FakeServer, concurrency: int) -> Walked:
         except ItnioError as exc:
             error = repr(exc)
         wall = time.perf_counter() - began
-    return Walked(wall, ids, stream.pages_fetched, error)
+        sent = client.stats.requests  # (copies cut short at the end included)
+    return Walked(wall, ids, sent, error)
 
 
 def _this_version(server: FakeServer, concurrency: int) -> Walked:
