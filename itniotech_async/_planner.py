@@ -59,11 +59,12 @@ How a window is proven complete
 
 5. **Copies at the end.** Once no window has pages left to walk, a count or
    slice in flight is sent again while request slots would sit idle (at most
-   ``HEDGE_COPIES`` in all, one copy per ``HEDGE_SHARE`` answers): the first
-   answer is used, so one slow answer no longer holds up the end of a walk.
-   A copy is compared with what was collected before the first was sent
-   (nothing collected since can count against it), and the answers of the
-   others are dropped.
+   ``HEDGE_COPIES`` times in all, one copy per ``HEDGE_SHARE`` answers): the
+   first usable answer is used, so one slow answer no longer holds up the end
+   of a walk, and the others are dropped. Each copy of a count is compared
+   with what was collected before that copy was sent (each keeps its own
+   snapshot), and an unusable answer is fetched again only once no copy of it
+   is left unfinished.
 
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
@@ -139,7 +140,7 @@ MIN_CUT = 8
 SLICE_FILL = 0.7
 #: Once no page is left to walk, a lone count or slice is sent again while
 #: request slots would sit idle (the first answer is used): at most this many
-#: copies of one request in all, and one copy per HEDGE_SHARE answers.
+#: times in all, the first included, and one copy per HEDGE_SHARE answers.
 HEDGE_COPIES = 3
 HEDGE_SHARE = 25
 #: A part's count proves it complete only while no record collected lies within
@@ -176,10 +177,8 @@ class _Part:
     hi: int
     generation: int
     count: int | None = None
-    local_at_send: int = 0  # records collected in it when its count was asked
     dense: bool = False  # too dense to cut: read again until its count is reached
     dense_ids: set[str] | None = None  # ids its own queries (and probes inside it) returned
-    edgy: bool = False  # a stamp lay near its ends when its count was asked
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
     round_total: int = 0  # the most records the current dense round's reads counted
@@ -219,9 +218,14 @@ class Job:
     requesting: bool = True  # its request is still out
     seen_at_send: int = 0  # the window's ids when a window count was sent
     stamps_at_send: int = 0  # and the stamps collected in it
+    # A part's count: the records collected in the part when it was sent, and
+    # whether a stamp then lay near its ends (each copy of a count has its own).
+    local_at_send: int = 0
+    edgy: bool = False
     span: tuple[int, int] | None = None  # a batch second read for a chunk: its range
     hedge: _Hedge | None = None  # with the copies of it sent side by side
     detached: bool = False  # a copy answered first: it no longer holds up its window
+    done: bool = False  # answered, unusable or failed
 
     @property
     def size(self) -> int:
@@ -389,8 +393,8 @@ class Planner(Generic[R]):
 
         Only once no window has pages left to walk, and within HEDGE_SHARE:
         the answer that comes first is used, so a slow answer no longer holds
-        up the end of the walk. A copy proves what the original would: it is
-        compared with what was collected before the original was sent.
+        up the end of the walk. Each copy of a count is compared with what was
+        collected before that copy was sent, as any count is.
         """
         if self.hedges >= self.answers // HEDGE_SHARE or any(
             w.state == WALKING for w in self.windows
@@ -408,7 +412,7 @@ class Planner(Generic[R]):
             copy = attrs.evolve(job, invalid=0)
             hedge.jobs.append(copy)
             self.hedges += 1
-            return self._start(copy, copy=True)
+            return self._start(copy)
         return None
 
     def _startable(self, w: _Window) -> Job | None:
@@ -420,9 +424,6 @@ class Planner(Generic[R]):
         """
         queue = w.queue
         for index, job in enumerate(queue):
-            if job.hedge is not None and job.hedge.settled:
-                del queue[index]  # refetched, but a copy of it answered meanwhile
-                return self._startable(w)
             if job.kind != COUNT or job.part is None or not self._probed(w, job.part):
                 del queue[index]
                 return job
@@ -471,8 +472,9 @@ class Planner(Generic[R]):
         pending += self.in_flight * self.size
         return self.emitted + pending < self.limit
 
-    def _start(self, job: Job, *, copy: bool = False) -> Job:
+    def _start(self, job: Job) -> Job:
         job.requesting = True
+        job.done = False
         job.window.jobs += 1
         if job.kind in WALK:
             job.window.walk_jobs += 1
@@ -480,16 +482,16 @@ class Planner(Generic[R]):
                 job.window.probing.append(job)
         if job.kind in HEDGED:
             self._proving.append(job)
-        if job.kind == COUNT and not copy:
+        if job.kind == COUNT:
             part = job.part
             if part is None:
                 job.seen_at_send = len(job.window.ids)
                 job.stamps_at_send = len(job.window.stamps) + len(job.window.sorted_stamps)
             elif part.dense_ids is not None:
-                part.local_at_send = len(part.dense_ids)
+                job.local_at_send = len(part.dense_ids)
             else:
-                part.local_at_send = self._local(job.window, part)
-                part.edgy = self._near_ends(job.window, part)
+                job.local_at_send = self._local(job.window, part)
+                job.edgy = self._near_ends(job.window, part)
         self.in_flight += 1
         self.requesting += 1
         return job
@@ -505,6 +507,7 @@ class Planner(Generic[R]):
     def _finish(self, job: Job) -> None:
         self.request_done(job)
         self.in_flight -= 1
+        job.done = True
         if job.detached:
             return
         job.window.jobs -= 1
@@ -517,21 +520,17 @@ class Planner(Generic[R]):
 
     def failed(self, job: Job, error: BaseException) -> None:
         """The job's request failed for good (retries exhausted): the walk fails."""
-        if self._covered(job):
-            self._drop(job)  # a copy of it answered, or still may
-            return
         self._finish(job)
+        if self._covered(job):
+            return  # a copy of it answered, or still may
         if self.error is None:
             self.error = error
 
     def invalid(self, job: Job, reason: str, cause: BaseException | None = None) -> None:
         """The answer to ``job`` is unusable: fetch it again, a few times at most."""
-        if self._covered(job):
-            self._drop(job)
-            return
         self._finish(job)
-        if self.error is not None:
-            return
+        if self.error is not None or self._covered(job):
+            return  # (a copy of it answered, or still may)
         job.invalid += 1
         if job.invalid > MAX_INVALID:
             error = ResponseValidationError(
@@ -550,38 +549,28 @@ class Planner(Generic[R]):
         return f"{job.kind} query of {span}, page {job.page}"
 
     def _covered(self, job: Job) -> bool:
-        """Whether a copy of ``job`` answered already, or is still out."""
+        """Whether a copy of ``job`` answered already, or is not finished yet."""
         hedge = job.hedge
         return hedge is not None and (
-            hedge.settled or any(j.requesting for j in hedge.jobs if j is not job)
+            hedge.settled or any(not j.done for j in hedge.jobs if j is not job)
         )
 
-    def _drop(self, job: Job) -> None:
-        """Finish a copy whose answer is not used: another copy's was, or may be."""
-        self._finish(job)
-        if job.hedge is not None and job.hedge.settled and not job.detached:
-            self._advance(job.window)  # its window may have been waiting only for it
-
-    def _settle_hedge(self, job: Job) -> bool:
-        """Take ``job``'s answer as its copies' too; False if a copy's came first."""
+    def _settle_hedge(self, job: Job) -> None:
+        """Take ``job``'s answer for its copies too: those not finished are let go."""
         hedge = job.hedge
         if hedge is None:
-            return True
-        if hedge.settled:
-            return False
+            return
         hedge.settled = True
         for other in hedge.jobs:
-            if other is not job and other.requesting:
-                # Still out: it no longer holds up its window or part.
-                other.detached = True
+            if not other.done and other is not job:
+                other.detached = True  # it no longer holds up its window
                 other.window.jobs -= 1
-        return True
 
     def answered(self, job: Job, page: Page[R]) -> None:
         """Take the answer to ``job``."""
         if job.hedge is not None and job.hedge.settled:
+            self._finish(job)  # a copy answered first
             self.answers += 1
-            self._drop(job)  # a copy answered first
             return
         reason = self._check(job, page)
         if reason is not None:
@@ -1001,9 +990,9 @@ class Planner(Generic[R]):
             return  # from before locating started over; its records were kept
         if job.kind == COUNT:
             if part.dense:
-                self._dense_counted(w, part, page.total)
+                self._dense_counted(w, part, page.total, job.local_at_send)
             else:
-                self._settle(w, part, page.total, local=part.local_at_send)
+                self._settle(w, part, page.total, local=job.local_at_send, edgy=job.edgy)
         elif job.kind == SLICE:
             if len(page.records) < job.size:
                 self._prove(w, part)  # every row the query matched
@@ -1029,14 +1018,16 @@ class Planner(Generic[R]):
         part.proven = True
         w.parts_open -= 1
 
-    def _settle(self, w: _Window, part: _Part, count: int, *, local: int | None) -> None:
+    def _settle(
+        self, w: _Window, part: _Part, count: int, *, local: int | None, edgy: bool = False
+    ) -> None:
         """Decide what proves ``part``, which holds ``count`` records by the service's count.
 
         ``local`` is how many records collected before that count was asked
         have their stamp in the part, or None when the count is not one read
-        after them.
+        after them; ``edgy``, whether one of them lay near the part's ends.
         """
-        if w.trusted and local is not None and not part.edgy:
+        if w.trusted and local is not None and not edgy:
             if count == local:
                 self._prove(w, part)
                 return
@@ -1276,14 +1267,14 @@ class Planner(Generic[R]):
             part.dense_left += 1
             self._spend(w, Job(w, DENSE, number, body, part, part.generation))
 
-    def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
+    def _dense_counted(self, w: _Window, part: _Part, count: int, found: int) -> None:
         """A dense part's count, after a round of reads: proven, or another round.
 
         It is compared with the ids that queries of ranges inside the part
         returned (its own reads, and probes of its seconds during the walk):
         the service placed those in the part, whatever the stamps say.
+        ``found`` is how many it had returned when the count was sent.
         """
-        found = part.local_at_send
         if found == count:
             self._prove(w, part)
         elif found < count:

@@ -792,7 +792,7 @@ def test_a_parts_count_waits_for_the_looks_between_pages_inside_it() -> None:
     planner.answered(probe, Page((found,), 1, 1, 1, 100))
     count = planner.next_job()
     assert count is not None and (count.kind, count.part) == (COUNT, inside)
-    assert inside.local_at_send == 1  # what the probe found is counted in the part
+    assert count.local_at_send == 1  # what the probe found is counted in the part
 
 
 def _walk_pages(planner: Planner[Any], sim: SimServer) -> tuple[list[str], Job]:
@@ -853,9 +853,9 @@ def test_a_walk_of_fewer_than_25_answers_sends_no_copy() -> None:
     assert planner.next_job() is None
 
 
-def test_a_copy_of_a_parts_count_is_compared_with_what_the_first_was() -> None:
+def test_each_copy_of_a_parts_count_is_compared_with_what_was_collected_before_it() -> None:
     """A part's count answered after a copy of it was sent is compared with the records
-    collected before the first was sent, not before the copy was.
+    collected before that count was sent, not before the copy was.
 
     The part holds 3 records collected and ``x``, never collected, when its count is
     sent; then ``y`` arrives and is collected, and a copy is sent. The first count
@@ -876,7 +876,7 @@ def test_a_copy_of_a_parts_count_is_compared_with_what_the_first_was() -> None:
     planner._ask_count(w, part)
     count = planner.next_job()
     assert count is not None and (count.kind, count.part) == (COUNT, part)
-    assert part.local_at_send == 3
+    assert count.local_at_send == 3
     planner._probe(w, first + 1_599, first + 1_601)
     probe = planner.next_job()
     assert probe is not None and probe.kind == PROBE
@@ -885,7 +885,62 @@ def test_a_copy_of_a_parts_count_is_compared_with_what_the_first_was() -> None:
     planner.answered(probe, Page((y,), 1, 1, 1, 100))
     copy = planner.next_job()
     assert copy is not None and (copy.kind, copy.part) == (COUNT, part)
+    assert copy.local_at_send == 4  # (its own: y was collected before it was sent)
     planner.request_done(count)
     planner.answered(count, Page((held[0],), 4, 4, 1, 1))
     assert not part.proven
+    assert w.queue  # the part is located further
+
+
+def test_an_unusable_answer_while_a_copys_answer_is_being_parsed_ends_the_walk() -> None:
+    """The original count answers unusably after its copy's answer came in but before
+    that was parsed (the driver parses after a checkpoint): it is not fetched again,
+    and the copy's answer ends the walk (it used to stall with nothing in flight)."""
+    rng = random.Random(8)
+    sim, first, last = build(rng, days=5, n=3000, dense=0, dense_size=0, ties="stable")
+    planner = make_planner(first, last, size=100, concurrency=8)
+    _, count = _walk_pages(planner, sim)
+    copy = planner.next_job()
+    assert copy is not None and copy.kind == COUNT
+    planner.request_done(copy)  # its answer came in; parsed later
+    copy_page = sim.answer(copy.content())
+    planner.request_done(count)
+    planner.invalid(count, "the answer is for page 2, not page 1")
+    assert not planner.windows[0].queue
+    planner.answered(copy, copy_page)
+    assert planner.finished and planner.error is None and planner.in_flight == 0
+
+
+def test_a_copys_count_read_before_an_arrival_does_not_prove_its_part() -> None:
+    """The part holds 3 records collected and ``x``, never collected. Its count and a
+    copy go out; the first answers unusably while the copy's answer (4: ``x`` counted)
+    waits to be parsed; then ``y`` arrives in the part and is collected. The copy's 4
+    is compared with the 3 collected before it was sent: the part is not proven."""
+    first = 1_700_000_000
+    planner = make_planner(first, first + 10_000, size=100, concurrency=4)
+    planner.answers = 50  # (a long walk: copies are allowed)
+    w = planner.windows[0]
+    w.state = VERIFYING
+    at = datetime.fromtimestamp(first + 1_500, timezone.utc)
+    held = [SipCallRecord(voice_id=f"a{i}", submit_time=at) for i in range(3)]
+    w.ids.update(r.voice_id for r in held)
+    w.stamps.extend([first + 1_500] * 3)
+    part = _Part(first + 1_000, first + 2_000, w.generation)
+    w.parts_open = 1
+    planner._ask_count(w, part)
+    count, copy = planner.next_job(), planner.next_job()
+    assert count is not None and copy is not None and copy.part is part
+    planner.request_done(copy)
+    copy_page = Page((held[0],), 4, 4, 1, 1)
+    planner.request_done(count)
+    planner.invalid(count, "the answer is for page 2, not page 1")
+    planner._probe(w, first + 1_599, first + 1_601)
+    probe = planner.next_job()
+    assert probe is not None and probe.kind == PROBE
+    y = SipCallRecord(voice_id="y", submit_time=datetime.fromtimestamp(first + 1_600, timezone.utc))
+    planner.request_done(probe)
+    planner.answered(probe, Page((y,), 1, 1, 1, 100))
+    assert planner.next_job() is None  # not fetched again while its copy is unfinished
+    planner.answered(copy, copy_page)
+    assert not part.proven and w.state == VERIFYING
     assert w.queue  # the part is located further
