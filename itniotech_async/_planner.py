@@ -57,15 +57,6 @@ How a window is proven complete
    every part is. Once no page is left to start, free request slots are spent on
    cutting finer at once (:meth:`Planner._spare`), which saves rounds.
 
-5. **Copies at the end.** Once no window has pages left to walk, a count or
-   slice in flight is sent again while request slots would sit idle (at most
-   ``HEDGE_COPIES`` times in all, one copy per ``HEDGE_SHARE`` answers): the
-   first usable answer is used, so one slow answer no longer holds up the end
-   of a walk, and the others are dropped. Each copy of a count is compared
-   with what was collected before that copy was sent (each keeps its own
-   snapshot), and an unusable answer is fetched again only once no copy of it
-   is left unfinished.
-
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
 record served outside the part asked for), the window is proven again without
@@ -138,11 +129,6 @@ TAIL_CHUNK_PAGES = 8
 MIN_CUT = 8
 #: A part expected to hold up to this share of a page is fetched as one page.
 SLICE_FILL = 0.7
-#: Once no page is left to walk, a lone count or slice is sent again while
-#: request slots would sit idle (the first answer is used): at most this many
-#: times in all, the first included, and one copy per HEDGE_SHARE answers.
-HEDGE_COPIES = 3
-HEDGE_SHARE = 25
 #: A part's count proves it complete only while no record collected lies within
 #: this many seconds of its ends: whether an end is inclusive is not published,
 #: and the second a record is filed under may differ a little from its submitTime.
@@ -156,7 +142,6 @@ DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
 PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
 WALK = (PAGE, PROBE)
-HEDGED = (COUNT, SLICE)  # the kinds of request sent again side by side at the end
 
 # A window's states.
 WALKING = 0
@@ -177,8 +162,10 @@ class _Part:
     hi: int
     generation: int
     count: int | None = None
+    local_at_send: int = 0  # records collected in it when its count was asked
     dense: bool = False  # too dense to cut: read again until its count is reached
     dense_ids: set[str] | None = None  # ids its own queries (and probes inside it) returned
+    edgy: bool = False  # a stamp lay near its ends when its count was asked
     dense_rounds: int = 0
     dense_left: int = 0  # pages of the current dense round not yet answered
     round_total: int = 0  # the most records the current dense round's reads counted
@@ -196,14 +183,6 @@ class _BatchReads:
 
 
 @attrs.define(eq=False)
-class _Hedge:
-    """Copies of one count or slice, sent side by side: the first answer is used."""
-
-    jobs: list[Job]
-    settled: bool = False
-
-
-@attrs.define(eq=False)
 class Job:
     """One request the driver is to send: ``body`` for page ``page`` of a range."""
 
@@ -218,14 +197,7 @@ class Job:
     requesting: bool = True  # its request is still out
     seen_at_send: int = 0  # the window's ids when a window count was sent
     stamps_at_send: int = 0  # and the stamps collected in it
-    # A part's count: the records collected in the part when it was sent, and
-    # whether a stamp then lay near its ends (each copy of a count has its own).
-    local_at_send: int = 0
-    edgy: bool = False
     span: tuple[int, int] | None = None  # a batch second read for a chunk: its range
-    hedge: _Hedge | None = None  # with the copies of it sent side by side
-    detached: bool = False  # a copy answered first: it no longer holds up its window
-    done: bool = False  # answered, unusable or failed
 
     @property
     def size(self) -> int:
@@ -332,8 +304,6 @@ class Planner(Generic[R]):
         self.emitted = 0  # records put in ``ready``
         self.answers = 0  # answers received, any kind
         self._released = 0  # windows whose records were all released (ordered)
-        self._proving: list[Job] = []  # counts and slices whose request is out
-        self.hedges = 0  # copies sent (see HEDGE_COPIES)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -386,33 +356,6 @@ class Planner(Generic[R]):
                 page = w.next_page
                 w.next_page += 1
                 return self._start(Job(w, PAGE, page, w.body))
-        return self._hedged()
-
-    def _hedged(self) -> Job | None:
-        """A copy of a count or slice in flight, to send while request slots would sit idle.
-
-        Only once no window has pages left to walk, and within HEDGE_SHARE:
-        the answer that comes first is used, so a slow answer no longer holds
-        up the end of the walk. Each copy of a count is compared with what was
-        collected before that copy was sent, as any count is.
-        """
-        if self.hedges >= self.answers // HEDGE_SHARE or any(
-            w.state == WALKING for w in self.windows
-        ):
-            return None
-        held = sum(len(w.held) for w in self.windows)
-        if held + len(self.ready) + self.in_flight >= LOOKAHEAD * self.concurrency:
-            return None  # the consumer is behind: a faster answer would only wait
-        for job in self._proving:
-            hedge = job.hedge
-            if hedge is None:
-                hedge = job.hedge = _Hedge([job])
-            if hedge.settled or len(hedge.jobs) >= HEDGE_COPIES:
-                continue
-            copy = attrs.evolve(job, invalid=0)
-            hedge.jobs.append(copy)
-            self.hedges += 1
-            return self._start(copy)
         return None
 
     def _startable(self, w: _Window) -> Job | None:
@@ -474,24 +417,21 @@ class Planner(Generic[R]):
 
     def _start(self, job: Job) -> Job:
         job.requesting = True
-        job.done = False
         job.window.jobs += 1
         if job.kind in WALK:
             job.window.walk_jobs += 1
             if job.kind == PROBE:
                 job.window.probing.append(job)
-        if job.kind in HEDGED:
-            self._proving.append(job)
         if job.kind == COUNT:
             part = job.part
             if part is None:
                 job.seen_at_send = len(job.window.ids)
                 job.stamps_at_send = len(job.window.stamps) + len(job.window.sorted_stamps)
             elif part.dense_ids is not None:
-                job.local_at_send = len(part.dense_ids)
+                part.local_at_send = len(part.dense_ids)
             else:
-                job.local_at_send = self._local(job.window, part)
-                job.edgy = self._near_ends(job.window, part)
+                part.local_at_send = self._local(job.window, part)
+                part.edgy = self._near_ends(job.window, part)
         self.in_flight += 1
         self.requesting += 1
         return job
@@ -501,15 +441,10 @@ class Planner(Generic[R]):
         if job.requesting:
             job.requesting = False
             self.requesting -= 1
-            if job.kind in HEDGED:
-                self._proving.remove(job)
 
     def _finish(self, job: Job) -> None:
         self.request_done(job)
         self.in_flight -= 1
-        job.done = True
-        if job.detached:
-            return
         job.window.jobs -= 1
         if job.kind in WALK:
             job.window.walk_jobs -= 1
@@ -521,16 +456,14 @@ class Planner(Generic[R]):
     def failed(self, job: Job, error: BaseException) -> None:
         """The job's request failed for good (retries exhausted): the walk fails."""
         self._finish(job)
-        if self._covered(job):
-            return  # a copy of it answered, or still may
         if self.error is None:
             self.error = error
 
     def invalid(self, job: Job, reason: str, cause: BaseException | None = None) -> None:
         """The answer to ``job`` is unusable: fetch it again, a few times at most."""
         self._finish(job)
-        if self.error is not None or self._covered(job):
-            return  # (a copy of it answered, or still may)
+        if self.error is not None:
+            return
         job.invalid += 1
         if job.invalid > MAX_INVALID:
             error = ResponseValidationError(
@@ -548,35 +481,12 @@ class Planner(Generic[R]):
         span = f"{self._time(job.part.lo).isoformat()}..{self._time(job.part.hi).isoformat()}"
         return f"{job.kind} query of {span}, page {job.page}"
 
-    def _covered(self, job: Job) -> bool:
-        """Whether a copy of ``job`` answered already, or is not finished yet."""
-        hedge = job.hedge
-        return hedge is not None and (
-            hedge.settled or any(not j.done for j in hedge.jobs if j is not job)
-        )
-
-    def _settle_hedge(self, job: Job) -> None:
-        """Take ``job``'s answer for its copies too: those not finished are let go."""
-        hedge = job.hedge
-        if hedge is None:
-            return
-        hedge.settled = True
-        for other in hedge.jobs:
-            if not other.done and other is not job:
-                other.detached = True  # it no longer holds up its window
-                other.window.jobs -= 1
-
     def answered(self, job: Job, page: Page[R]) -> None:
         """Take the answer to ``job``."""
-        if job.hedge is not None and job.hedge.settled:
-            self._finish(job)  # a copy answered first
-            self.answers += 1
-            return
         reason = self._check(job, page)
         if reason is not None:
             self.invalid(job, reason)
             return
-        self._settle_hedge(job)
         self._finish(job)
         self.answers += 1
         if self.error is not None or self._limit_reached():
@@ -990,9 +900,9 @@ class Planner(Generic[R]):
             return  # from before locating started over; its records were kept
         if job.kind == COUNT:
             if part.dense:
-                self._dense_counted(w, part, page.total, job.local_at_send)
+                self._dense_counted(w, part, page.total)
             else:
-                self._settle(w, part, page.total, local=job.local_at_send, edgy=job.edgy)
+                self._settle(w, part, page.total, local=part.local_at_send)
         elif job.kind == SLICE:
             if len(page.records) < job.size:
                 self._prove(w, part)  # every row the query matched
@@ -1018,16 +928,14 @@ class Planner(Generic[R]):
         part.proven = True
         w.parts_open -= 1
 
-    def _settle(
-        self, w: _Window, part: _Part, count: int, *, local: int | None, edgy: bool = False
-    ) -> None:
+    def _settle(self, w: _Window, part: _Part, count: int, *, local: int | None) -> None:
         """Decide what proves ``part``, which holds ``count`` records by the service's count.
 
         ``local`` is how many records collected before that count was asked
         have their stamp in the part, or None when the count is not one read
-        after them; ``edgy``, whether one of them lay near the part's ends.
+        after them.
         """
-        if w.trusted and local is not None and not edgy:
+        if w.trusted and local is not None and not part.edgy:
             if count == local:
                 self._prove(w, part)
                 return
@@ -1267,14 +1175,14 @@ class Planner(Generic[R]):
             part.dense_left += 1
             self._spend(w, Job(w, DENSE, number, body, part, part.generation))
 
-    def _dense_counted(self, w: _Window, part: _Part, count: int, found: int) -> None:
+    def _dense_counted(self, w: _Window, part: _Part, count: int) -> None:
         """A dense part's count, after a round of reads: proven, or another round.
 
         It is compared with the ids that queries of ranges inside the part
         returned (its own reads, and probes of its seconds during the walk):
         the service placed those in the part, whatever the stamps say.
-        ``found`` is how many it had returned when the count was sent.
         """
+        found = part.local_at_send
         if found == count:
             self._prove(w, part)
         elif found < count:
