@@ -208,7 +208,7 @@ async def _sdk_walk(server: FakeServer, concurrency: int) -> Walked:
         except ItnioError as exc:
             error = repr(exc)
         wall = time.perf_counter() - began
-        sent = client.stats.requests  # (copies cut short at the end included)
+        sent = client.stats.requests  # (retries included)
     return Walked(wall, ids, sent, error)
 
 
