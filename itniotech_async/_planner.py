@@ -49,7 +49,7 @@ How a window is proven complete
    every page is started) become parts of their own, cut in a gap of the
    stamps between two pages. Each batch-call second in a chunk is read again
    first (page 1 ``BATCH_READS`` times, then more while those reads count more
-   records than were found, :meth:`Planner._batch_read`), then one count read
+   records than were found, :meth:`Planner._batch_answered`), then one count read
    after those answers usually proves the chunk (a count waits for the looks
    between pages inside its part, :meth:`Planner._startable`). Calls arriving
    later elsewhere then cost nothing, and locating overlaps the walk. The rest
@@ -869,8 +869,12 @@ class Planner(Generic[R]):
         return False
 
     def _local(self, w: _Window, part: _Part) -> int:
+        return self._stamps_in(w, part.lo, part.hi)
+
+    def _stamps_in(self, w: _Window, lo: int, hi: int) -> int:
+        """How many records collected in ``w`` are stamped in ``[lo, hi]``."""
         stamps = self._sorted(w)
-        return bisect.bisect_right(stamps, part.hi) - bisect.bisect_left(stamps, part.lo)
+        return bisect.bisect_right(stamps, hi) - bisect.bisect_left(stamps, lo)
 
     def _spend(self, w: _Window, job: Job) -> None:
         budget = SLOW_BUDGET + SLOW_BUDGET_PER_PAGE * math.ceil(len(w.ids) / self.size)
@@ -911,7 +915,7 @@ class Planner(Generic[R]):
         elif job.kind == DENSE:
             part.dense_left -= 1
             if job.span is not None:
-                self._batch_read(w, part, job, page)
+                self._batch_answered(w, part, job, page)
             else:
                 part.round_total = max(part.round_total, page.total)
             if part.dense_left == 0 and part.dense and len(part.dense_ids or ()) < part.round_total:
@@ -1026,8 +1030,9 @@ class Planner(Generic[R]):
         w.parts_open += 1
         for second in heavy:
             a, b = max(lo, second - EDGE), min(hi, second + EDGE)
-            known = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
-            reads = w.batch_reads[a, b] = _BatchReads(plan_pages(known + 1, self.size))
+            reads = w.batch_reads[a, b] = _BatchReads(
+                plan_pages(self._stamps_in(w, a, b) + 1, self.size)
+            )
             self._read_batch(w, part, reads, a, b, BATCH_READS)
 
     def _read_batch(
@@ -1043,7 +1048,7 @@ class Planner(Generic[R]):
             part.dense_left += 1
             self._spend(w, Job(w, DENSE, number, body, part, part.generation, span=(a, b)))
 
-    def _batch_read(self, w: _Window, part: _Part, job: Job, page: Page[R]) -> None:
+    def _batch_answered(self, w: _Window, part: _Part, job: Job, page: Page[R]) -> None:
         """A read of a chunk's batch second answered: once its round is in, read more if short.
 
         The reads' counts say how many records the range holds (a guide only:
@@ -1059,9 +1064,7 @@ class Planner(Generic[R]):
         if reads.answered < reads.sent or reads.sent >= MAX_BATCH_READS:
             return
         a, b = job.span
-        stamps = self._sorted(w)
-        found = bisect.bisect_right(stamps, b) - bisect.bisect_left(stamps, a)
-        missing = reads.total - found
+        missing = reads.total - self._stamps_in(w, a, b)
         if missing <= 0:
             return
         more = _reads_needed(missing, job.size / reads.total)
