@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import traceback
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -126,6 +127,27 @@ def test_slots_are_filled_only_for_plain_init() -> None:
     got = structure({"voiceId": "1", "cost": "0.5", "callDuration": 3}, None)
     assert calls == ["1"]
     assert got == Hooked(voice_id="1", cost=Decimal("0.5"), call_duration=3)
+
+
+@pytest.mark.parametrize("cls", RECORD_TYPES)
+def test_fast_path_records_are_plain_frozen_instances(cls: type[Any]) -> None:
+    """A record filled as a draft is an ordinary frozen instance of its class afterwards."""
+    raw = {"voiceId": "9", "callee": "123", "submitTime": "2026-01-02T03:04:05+08:00"}
+    record = conv.structure_record(raw, cls)
+    assert type(record) is cls
+    assert conv._draft_class(cls) is not None  # (the fast path was the one taken)
+    assert record == cls(
+        voice_id="9",
+        callee="123",
+        submit_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8))),
+    )
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        record.callee = "other"
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del record.callee
+    assert attrs.evolve(record, callee="1").callee == "1"
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert hash(record) == hash(cls(**attrs.asdict(record, recurse=False)))
 
 
 def test_decimal_cache_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
