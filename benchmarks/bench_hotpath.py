@@ -30,8 +30,10 @@ process of its own (the version's package imported from a ``git archive``
 of it, or from the working tree), after one untimed walk in that process,
 interleaved ``--repeat`` times. Goal: records/s no more than 10% below the
 old release's, that is this version's time / the old one's <= 1 / 0.9.
-Printed beside it for information: records per CPU second of the walking
-process, whose CPU time leaves out the time the shared machine gave others.
+Printed beside it for information: the median of each round's own ratio
+(the two walks of a round run back to back, so a slow spell of the shared
+machine sways it less), and records per CPU second of the walking process,
+whose CPU time leaves out the time the shared machine gave others.
 
 Then a micro-benchmark on one page of 100 records (the same bytes): the
 SDK's ``json.loads`` + ``structure_page`` against pydantic's
@@ -388,6 +390,12 @@ def _print_versions(runs: dict[str, list[Walked]], old: str) -> None:
     ratio = walls[old] / walls["this version"]
     verdict = "met" if ratio >= 0.9 else "NOT MET"
     print(f"records/s, this version / {old}: {ratio:.3f} (goal >= 0.90: {verdict})")
+    # The two walks of a round run back to back, so their ratio is less
+    # swayed by the shared machine's slow spells than the ratio of medians.
+    paired = statistics.median(
+        b.wall / a.wall for a, b in zip(runs["this version"], runs[old], strict=True)
+    )
+    print(f"(info) median of the rounds' own ratios: {paired:.3f}")
     cpus = {name: [r.cpu for r in done if r.cpu is not None] for name, done in runs.items()}
     if all(cpus.values()):
         # At zero latency a walk is bound by the client's CPU; its CPU time
