@@ -135,7 +135,7 @@ def test_fast_path_records_are_plain_frozen_instances(cls: type[Any]) -> None:
     raw = {"voiceId": "9", "callee": "123", "submitTime": "2026-01-02T03:04:05+08:00"}
     record = conv.structure_record(raw, cls)
     assert type(record) is cls
-    assert conv._draft_class(cls) is not None  # (the fast path was the one taken)
+    assert conv._draft_class(cls) is not None  # (so the fast path built it as a draft)
     assert record == cls(
         voice_id="9",
         callee="123",
