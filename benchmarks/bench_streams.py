@@ -6,7 +6,8 @@ Run from the repository root::
 
 A fake server in its own process holds exactly 30,000 SIP records in one
 31-day window (300 pages of 100) and answers each request after a delay drawn
-uniformly from 50-150 ms. With ``concurrency`` requests in flight, a walk
+uniformly from 50-150 ms (``--latency 0.1`` makes it a steady 100 ms, where
+answers arrive together). With ``concurrency`` requests in flight, a walk
 that trusts the service's counts cannot beat::
 
     ideal = mean latency * (1 + (pages - 1) / concurrency)
@@ -78,6 +79,7 @@ from benchmarks._common import (
     version_walk,
 )
 from itniotech_async import ItnioClient, ItnioError, SipCallRecord
+from itniotech_async.testing._latency import parse_latency
 
 RECORDS = 30_000
 LATENCY = (0.05, 0.15)
@@ -99,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
         help="rounds of the sequential walk, which takes ~30 s each (default: %(default)s)",
     )
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--latency",
+        type=parse_latency,
+        default=LATENCY,
+        help="the fake's delay per request, SECONDS or LOW:HIGH drawn uniformly "
+        f"(default: {LATENCY[0]}:{LATENCY[1]})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fake's data and latency")
     parser.add_argument(
         "--arrivals",
@@ -222,13 +231,13 @@ def _exactly_once_rows(
     concurrency: int,
     repeat: int,
     hostile: bool,
+    mean_latency: float,
     first_repeat: int | None = None,
 ) -> list[list[object]]:
     """Run each walk ``repeat`` times, interleaved; a table row per walk (medians).
 
     ``first_repeat`` runs the first walk (this version) that many times instead.
     """
-    mean_latency = sum(LATENCY) / 2
     runs: dict[str, list[Walked]] = {name: [] for name, _ in walks}
     rounds = [repeat if first_repeat is None or i else first_repeat for i in range(len(walks))]
     for round_ in range(1, max(rounds) + 1):
@@ -294,20 +303,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--repeat and --concurrency must be >= 1, --sequential-repeat >= 0")
     if args.hostile_repeat is not None and args.hostile_repeat < 1:
         raise SystemExit("--hostile-repeat must be >= 1")
+    if args.latency is None:
+        raise SystemExit("--latency must be more than 0: the ideal is measured in round trips")
+    low, high = args.latency if isinstance(args.latency, tuple) else (args.latency,) * 2
+    latency = f"{low}:{high}"
     print_environment(
         f"bench_streams: {RECORDS:,} SIP records, latency uniform "
-        f"{LATENCY[0] * 1000:.0f}-{LATENCY[1] * 1000:.0f} ms, concurrency {args.concurrency}, "
+        f"{low * 1000:.0f}-{high * 1000:.0f} ms, concurrency {args.concurrency}, "
         f"median of {args.repeat} interleaved rounds"
     )
     began = time.perf_counter()
-    with fake_server(
-        n_records=RECORDS, days=30, latency=f"{LATENCY[0]}:{LATENCY[1]}", seed=args.seed
-    ) as server:
+    with fake_server(n_records=RECORDS, days=30, latency=latency, seed=args.seed) as server:
         print(f"fake server: pid {server.pid}, ready in {server.startup_seconds:.1f} s")
         total, pages = asyncio.run(_count_pages(server))
         if total != RECORDS:
             raise BenchmarkError(f"the range holds {total:,} records, not {RECORDS:,}")
-        mean_latency = sum(LATENCY) / 2
+        mean_latency = (low + high) / 2
         ideal = mean_latency * (1 + (pages - 1) / args.concurrency)
         # The SDK proves each window complete with a count read after its rows.
         proven_ideal = mean_latency * (2 + (pages - 1) / args.concurrency)
@@ -331,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.concurrency,
                 args.repeat,
                 hostile=False,
+                mean_latency=mean_latency,
             )
         print_table(
             EXACTLY_ONCE_HEADERS,
@@ -405,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fake_server(
             n_records=RECORDS,
             days=30,
-            latency=f"{LATENCY[0]}:{LATENCY[1]}",
+            latency=latency,
             seed=args.seed,
             options=hostile_options,
         ) as server,
@@ -417,6 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.concurrency,
             args.repeat,
             hostile=True,
+            mean_latency=mean_latency,
             first_repeat=args.hostile_repeat,
         )
     print_table(
