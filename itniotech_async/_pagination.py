@@ -127,7 +127,12 @@ class _Driver(Generic[R]):
                 planner.request_done(job)
             # Refill the request slot before the CPU work of structuring the
             # page, and let the new request go out while this one is parsed.
+            # Two turns of the loop, not one: when answers arrive together
+            # (a steady latency), the first turn runs the tasks just handed
+            # jobs alongside the other answers' parsing, and a walk at a
+            # steady 100 ms was measured 3-4 % slower that way (CHANGELOG).
             self._start_jobs(tg)
+            await anyio.lowlevel.checkpoint()
             await anyio.lowlevel.checkpoint()
             try:
                 page = self._source.parse(data)
