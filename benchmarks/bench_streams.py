@@ -307,10 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--latency must be more than 0: the ideal is measured in round trips")
     low, high = args.latency if isinstance(args.latency, tuple) else (args.latency,) * 2
     latency = f"{low}:{high}"
+    spread = f"uniform {low * 1000:.0f}-{high * 1000:.0f}" if high > low else f"{low * 1000:.0f}"
     print_environment(
-        f"bench_streams: {RECORDS:,} SIP records, latency uniform "
-        f"{low * 1000:.0f}-{high * 1000:.0f} ms, concurrency {args.concurrency}, "
-        f"median of {args.repeat} interleaved rounds"
+        f"bench_streams: {RECORDS:,} SIP records, latency {spread} ms, "
+        f"concurrency {args.concurrency}, median of {args.repeat} interleaved rounds"
     )
     began = time.perf_counter()
     with fake_server(n_records=RECORDS, days=30, latency=latency, seed=args.seed) as server:
