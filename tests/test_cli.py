@@ -485,6 +485,25 @@ def test_other_bad_input_exits_2(args: list[str], tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@contextlib.contextmanager
+def sigint_heard_by_children() -> Iterator[None]:
+    """Let a child hear SIGINT even when this run inherited it ignored.
+
+    A shell starts a background job (``.ci/run &`` in a script) with SIGINT
+    ignored, and a child keeps what its parent ignores: the CLI then rightly
+    goes on when interrupted, as Unix tools do. Only a handler resets on exec.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize(
     ("signum", "status", "message"),
     [
@@ -500,9 +519,15 @@ def test_signal_mid_export_leaves_no_file(
     """A stop signal during a slow export: 128 + its number, one line, no file, no temp file."""
     out = tmp_path / "out.jsonl"
     command = cli_command("records", "sip", *RANGE, "--concurrency", "1", "-o", str(out))
-    with subprocess.Popen(
-        command, env=cli_env(slow_server.base_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
+    with (
+        sigint_heard_by_children(),
+        subprocess.Popen(
+            command,
+            env=cli_env(slow_server.base_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as process,
+    ):
         deadline = time.monotonic() + 15
         while not list(tmp_path.iterdir()):  # the temp file: the export has begun
             assert time.monotonic() < deadline and process.poll() is None
