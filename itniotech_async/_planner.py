@@ -48,14 +48,15 @@ How a window is proven complete
    slipped), runs of ``CHUNK_PAGES`` answered pages (``TAIL_CHUNK_PAGES`` once
    every page is started) become parts of their own, cut in a gap of the
    stamps between two pages. Each batch-call second in a chunk is read again
-   first (page 1 ``BATCH_READS`` times, then more while those reads count more
-   records than were found, :meth:`Planner._batch_answered`), then one count read
-   after those answers usually proves the chunk (a count waits for the looks
-   between pages inside its part, :meth:`Planner._startable`). Calls arriving
-   later elsewhere then cost nothing, and locating overlaps the walk. The rest
-   is a last part, counted when the walk is over; the window is proven once
-   every part is. Once no page is left to start, free request slots are spent on
-   cutting finer at once (:meth:`Planner._spare`), which saves rounds.
+   first (page 1 ``BATCH_READS`` times, then more while those reads count
+   more records than were found, :meth:`Planner._batch_answered`), then
+   one count read after those answers usually proves the chunk (a count waits
+   for the looks between pages inside its part, :meth:`Planner._startable`).
+   Calls arriving later elsewhere then cost nothing, and locating overlaps the
+   walk. The rest is a last part, carved once every page has answered; the
+   window is proven once every part is. Once no page is left to start, free
+   request slots are spent on cutting finer at once (:meth:`Planner._spare`),
+   which saves rounds.
 
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
@@ -753,7 +754,11 @@ class Planner(Generic[R]):
         if self.error is None:
             if w.state == WALKING and w.pages is not None:
                 walked = w.next_page > w.pages or not self._may_grow(w)
-                if walked and not w.walk_jobs and not any(j.kind in WALK for j in w.queue):
+                # Proven by parts, the rest is carved at once: its counts wait
+                # for the looks between pages inside them (see _startable).
+                kinds = (PAGE,) if w.eager else WALK
+                pending = w.walk_jobs - (len(w.probing) if w.eager else 0)
+                if walked and not pending and not any(j.kind in kinds for j in w.queue):
                     w.state = VERIFYING
                     if not w.by_parts and not w.whole:  # the fast path: one count
                         w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))

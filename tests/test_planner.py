@@ -27,6 +27,7 @@ from itniotech_async._planner import (
     COUNT,
     DENSE,
     PROBE,
+    SLICE,
     VERIFYING,
     Planner,
     _BatchReads,
@@ -792,3 +793,43 @@ def test_a_parts_count_waits_for_the_looks_between_pages_inside_it() -> None:
     count = planner.next_job()
     assert count is not None and (count.kind, count.part) == (COUNT, inside)
     assert inside.local_at_send == 1  # what the probe found is counted in the part
+
+
+def test_the_last_part_is_carved_while_looks_between_pages_are_out() -> None:
+    """Once every page has answered, proving the rest does not wait for the probes.
+
+    The walk of the probe test above: page 2 shows r10 again, so the window
+    is proven by parts, and two seams are probed. Pages 4 and 5 answer while
+    both probes are still out: the rest of the window is carved at once, and
+    its slices (each proven by holding fewer rows than its size, whatever the
+    probes find) start beside the probes.
+    """
+    first = 1_700_000_000
+    planner = make_planner(first, first + 1000, size=10, concurrency=4)
+    w = planner.windows[0]
+
+    def page(current: int, names: range) -> Page[SipCallRecord]:
+        records = tuple(
+            SipCallRecord(
+                voice_id=f"r{i:02d}",
+                submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
+            )
+            for i in names
+        )
+        return Page(records, 50, 5, current, 10)
+
+    job = planner.next_job()
+    assert job is not None
+    planner.answered(job, page(1, range(1, 11)))
+    jobs = {j.page: j for j in iter(planner.next_job, None)}
+    assert set(jobs) == {2, 3, 4, 5}
+    planner.answered(jobs[3], page(3, range(21, 31)))
+    planner.answered(jobs[2], page(2, range(10, 20)))  # r10 again: proven by parts
+    probes = list(iter(planner.next_job, None))
+    assert [j.kind for j in probes] == [PROBE, PROBE]
+    for n in (4, 5):
+        planner.answered(jobs[n], page(n, range(10 * n - 9, 10 * n + 1)))
+    assert w.state == VERIFYING
+    started = list(iter(planner.next_job, None))
+    assert started and all(j.kind == SLICE for j in started)
+    assert planner.requesting == len(probes) + len(started)  # the probes are still out
