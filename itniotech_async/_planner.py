@@ -48,15 +48,15 @@ How a window is proven complete
    slipped), runs of ``CHUNK_PAGES`` answered pages (``TAIL_CHUNK_PAGES`` once
    every page is started) become parts of their own, cut in a gap of the
    stamps between two pages. Each batch-call second in a chunk is read again
-   first (page 1 ``BATCH_READS`` times, then more while those reads count
-   more records than were found, :meth:`Planner._batch_answered`), then
+   first (page 1 ``BATCH_READS`` times, then once at a time while those reads
+   count more records than were found, :meth:`Planner._batch_answered`), then
    one count read after those answers usually proves the chunk (a count waits
    for the looks between pages inside its part, :meth:`Planner._startable`).
    Calls arriving later elsewhere then cost nothing, and locating overlaps the
    walk. The rest is a last part, carved once every page has answered; the
    window is proven once every part is. Once no page is left to start, free
-   request slots are spent on cutting finer at once (:meth:`Planner._spare`),
-   which saves rounds.
+   request slots are spent on cutting finer and reading more at once
+   (:meth:`Planner._spare`), which saves rounds.
 
 The parts' stamps only decide where to look. If the service's answers
 contradict them (a part counting fewer records than were collected in it, a
@@ -1057,8 +1057,10 @@ class Planner(Generic[R]):
         """A read of a chunk's batch second answered: once its round is in, read more if short.
 
         The reads' counts say how many records the range holds (a guide only:
-        the chunk's count proves it). Reads are added until the records
-        still missing would all have been read with a chance of about 90 %.
+        the chunk's count proves it). While pages of the walk are left,
+        request slots are dear: one read at a time, stopping as soon as none
+        is missing. Once they are free, reads are added at once until the
+        records still missing would all have been read with a chance of about 90 %.
         """
         assert job.span is not None
         reads = w.batch_reads.get(job.span)
@@ -1072,7 +1074,7 @@ class Planner(Generic[R]):
         missing = reads.total - self._stamps_in(w, a, b)
         if missing <= 0:
             return
-        more = _reads_needed(missing, job.size / reads.total)
+        more = 1 if self._spare() <= 1 else _reads_needed(missing, job.size / reads.total)
         self._read_batch(w, part, reads, a, b, min(more, MAX_BATCH_READS - reads.sent))
 
     def _fine_cuts(self, w: _Window, lo: int, hi: int) -> list[int]:

@@ -726,24 +726,29 @@ def test_plan_pages(total: int, size: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("found", "total", "more"),
+    ("found", "total", "walking", "more"),
     [
-        # 150 rows in the second, pages of 100: each read returns 2/3 of them.
-        # 36 still missing: 6 more reads (36 / 3**6 = 0.049 < 0.1).
-        (114, 150, 6),
-        # 2 missing: 3 more (2 / 27 = 0.074).
-        (148, 150, 3),
+        # Pages of the walk left to start: one more read at a time while any is missing.
+        (114, 150, True, 1),
+        (148, 150, True, 1),
         # Every row counted is found: no more reads, the chunk's count comes next.
-        (150, 150, 0),
+        (150, 150, True, 0),
+        # Request slots free: 150 rows in the second, pages of 100, so each read
+        # returns 2/3 of them. 36 still missing: 6 more reads at once
+        # (36 / 3**6 = 0.049 < 0.1); 2 missing: 3 more (2 / 27 = 0.074).
+        (114, 150, False, 6),
+        (148, 150, False, 3),
     ],
 )
 def test_a_chunks_batch_second_is_read_until_its_reads_find_what_they_count(
-    found: int, total: int, more: int
+    found: int, total: int, walking: bool, more: int
 ) -> None:
     """Reads of a batch call's second, for a chunk, are added by what the reads count."""
     first = 1_700_000_000
     planner = make_planner(first, first + 10_000, size=100, concurrency=4)
     w = planner.windows[0]
+    if not walking:
+        w.state = VERIFYING  # (no page of the walk to start: request slots are free)
     second = first + 5_000
     a, b = second - 2, second + 2
     when = datetime.fromtimestamp(second, timezone.utc)
@@ -751,6 +756,7 @@ def test_a_chunks_batch_second_is_read_until_its_reads_find_what_they_count(
     w.stamps.extend([second] * found)
     w.ids.update(r.voice_id for r in records)
     part = _Part(first, first + 10_000, w.generation)
+    w.parts_open += 1  # (as a chunk is carved)
     reads = w.batch_reads[a, b] = _BatchReads(pages=2)
     planner._read_batch(w, part, reads, a, b, 3)
     jobs = list(w.queue)
