@@ -47,11 +47,12 @@ How a window is proven complete
    walk (a page's total moves, a page repeats ids, a probe finds a record that
    slipped), runs of ``CHUNK_PAGES`` answered pages (``TAIL_CHUNK_PAGES`` once
    every page is started) become parts of their own, cut in a gap of the
-   stamps between two pages. Each batch-call second in a chunk is read again
-   first (page 1 ``BATCH_READS`` times, then once at a time while those reads
-   count more records than were found, :meth:`Planner._batch_answered`), then
-   one count read after those answers usually proves the chunk (a count waits
-   for the looks between pages inside its part, :meth:`Planner._startable`).
+   stamps between two pages. Each batch-call second the walk meets is read
+   again at once (page 1 ``BATCH_READS`` times, then once at a time while
+   those reads count more records than were found, :meth:`Planner._read_early`),
+   and one count read after those answers usually proves the chunk (a count
+   waits for the looks between pages and the reads inside its part,
+   :meth:`Planner._startable`).
    Calls arriving later elsewhere then cost nothing, and locating overlaps the
    walk. The rest is a last part, carved once every page has answered; the
    window is proven once every part is. Once no page is left to start, free
@@ -236,6 +237,8 @@ class _Window:
     fence_page: int = 0  # with ``eager``: pages 1..fence_page lie in chunks
     walk_jobs: int = 0  # pages and probes in flight
     probing: list[Job] = attrs.Factory(list)  # probes in flight
+    reading: list[Job] = attrs.Factory(list)  # early reads of batch seconds in flight
+    batch_seen: list[int] = attrs.Factory(list)  # batch seconds the walk met, not yet read again
     trusted: bool = True  # stamps agree with the service's answers so far
     generation: int = 0  # bumped when locating starts over without stamps
     queue: deque[Job] = attrs.Factory(deque)  # requests waiting to start
@@ -362,9 +365,10 @@ class Planner(Generic[R]):
     def _startable(self, w: _Window) -> Job | None:
         """Take the first queued job of ``w`` that may start now.
 
-        A count of a part waits for the looks between pages inside it (queued
-        or in flight): what they find is then collected before the count is
-        read, and the count finds nothing missing more often.
+        A count of a part waits for the looks between pages and the early
+        reads of batch seconds inside it (queued or in flight): what they
+        find is then collected before the count is read, and the count finds
+        nothing missing more often.
         """
         queue = w.queue
         for index, job in enumerate(queue):
@@ -374,13 +378,14 @@ class Planner(Generic[R]):
         return None
 
     def _probed(self, w: _Window, part: _Part) -> bool:
-        """Whether a look between pages inside ``part`` is queued or in flight."""
+        """Whether a look between pages or an early read inside ``part`` is queued or in flight."""
         return any(
-            probe.kind == PROBE
-            and probe.part is not None
-            and probe.part.hi >= part.lo
-            and probe.part.lo <= part.hi
-            for probe in itertools.chain(w.probing, w.queue)
+            look.kind in (PROBE, DENSE)
+            and look.part is not None
+            and look.part.generation < 0  # (probes and early reads: no part of a proof)
+            and look.part.hi >= part.lo
+            and look.part.lo <= part.hi
+            for look in itertools.chain(w.probing, w.reading, w.queue)
         )
 
     def _may_open(self, window: _Window) -> bool:
@@ -423,6 +428,8 @@ class Planner(Generic[R]):
             job.window.walk_jobs += 1
             if job.kind == PROBE:
                 job.window.probing.append(job)
+        elif job.kind == DENSE and job.part is not None and job.part.generation < 0:
+            job.window.reading.append(job)
         if job.kind == COUNT:
             part = job.part
             if part is None:
@@ -451,6 +458,8 @@ class Planner(Generic[R]):
             job.window.walk_jobs -= 1
             if job.kind == PROBE:
                 job.window.probing.remove(job)
+        elif job.kind == DENSE and job.part is not None and job.part.generation < 0:
+            job.window.reading.remove(job)
 
     # -- answers ---------------------------------------------------------------
 
@@ -614,6 +623,7 @@ class Planner(Generic[R]):
             if w.total is not None and (page.total != w.total or len(new) < len(page.records)):
                 w.eager = True  # the service changes under the walk
             if w.eager:
+                self._read_early(w)
                 self._chunk(w)
         w.rows += len(page.records)
         w.total = max(w.total or 0, page.total)
@@ -785,6 +795,7 @@ class Planner(Generic[R]):
         w.heavy = {}
         w.edges, w.ends, w.rims, w.probed, w.probe_ids = {}, {}, {}, set(), []
         w.batch_reads = {}
+        w.batch_seen = []
         # A neighbour still running may yet meet records this window handed
         # out, but only in the seconds they share: ask for those, to keep
         # only their ids (see _seam_answered).
@@ -866,6 +877,8 @@ class Planner(Generic[R]):
                 by_second.setdefault(epoch_seconds(t), []).append(record.voice_id)
         for second, ids in by_second.items():
             if len(ids) >= least or second in w.heavy:
+                if second not in w.heavy:
+                    w.batch_seen.append(second)
                 w.heavy.setdefault(second, set()).update(ids)
 
     def _near_ends(self, w: _Window, part: _Part) -> bool:
@@ -907,6 +920,10 @@ class Planner(Generic[R]):
         part = job.part
         if part is None:  # the window's own count
             self._window_counted(w, job, page.total)
+            return
+        if part.generation < 0:  # an early read of a batch second (see _read_early)
+            if job.span is not None and w.trusted:
+                self._batch_answered(w, part, job, page)
             return
         if part.generation != w.generation or part.proven:
             return  # from before locating started over; its records were kept
@@ -1017,6 +1034,24 @@ class Planner(Generic[R]):
         """The seconds among the sorted stamps ``inside`` that hold a batch call's records."""
         least = self._least
         return [sec for sec, run in itertools.groupby(inside) if sum(1 for _ in run) >= least]
+
+    def _read_early(self, w: _Window) -> None:
+        """Read the batch-call seconds the walk has met again, before their chunk is carved.
+
+        The chunk's count then waits for these reads only where they are
+        still out (:meth:`_startable`), not for a round of them started
+        once the chunk is whole: it is read sooner after the chunk's rows,
+        and fewer calls arrive in between to be located.
+        """
+        seen, w.batch_seen = w.batch_seen, []
+        for second in seen:
+            if len(w.heavy.get(second, ())) < self._least or self._reread(w, second):
+                continue
+            a, b = max(w.lo, second - EDGE), min(w.hi, second + EDGE)
+            reads = w.batch_reads[a, b] = _BatchReads(
+                plan_pages(self._stamps_in(w, a, b) + 1, self.size)
+            )
+            self._read_batch(w, _Part(a, b, -1), reads, a, b, BATCH_READS)
 
     def _carve(self, w: _Window, lo: int, hi: int) -> None:
         """Prove ``[lo, hi]``, a chunk of the walk.
