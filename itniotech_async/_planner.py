@@ -619,11 +619,12 @@ class Planner(Generic[R]):
 
     def _page_answered(self, w: _Window, job: Job, page: Page[R], new: list[R]) -> None:
         if w.trusted and self.limit is None:  # (a limited walk asks only what it needs)
-            self._probe_edges(w, job.page, page)
             if w.total is not None and (page.total != w.total or len(new) < len(page.records)):
                 w.eager = True  # the service changes under the walk
             if w.eager:
-                self._read_early(w)
+                self._read_early(w)  # (before the probes, which it may spare)
+            self._probe_edges(w, job.page, page)
+            if w.eager:
                 self._chunk(w)
         w.rows += len(page.records)
         w.total = max(w.total or 0, page.total)
@@ -704,6 +705,8 @@ class Planner(Generic[R]):
         lo, hi = max(lo, w.lo), min(hi, w.hi)
         if lo > hi or (lo, hi, page, read) in w.probed:
             return
+        if any(a <= lo and hi <= b for a, b in w.batch_reads):
+            return  # a batch second read again: those reads look here already
         w.probed.add((lo, hi, page, read))
         part = _Part(lo, hi, -1)  # not part of any proof
         w.queue.append(Job(w, PROBE, page, self._body(lo, hi, self.size), part, -1))

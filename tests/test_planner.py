@@ -849,44 +849,48 @@ def test_the_last_part_is_carved_while_looks_between_pages_are_out() -> None:
 def test_a_batch_second_the_walk_meets_is_read_again_before_its_chunk_is_carved() -> None:
     """Once the walk is proven by parts, a batch call's second is read again as soon as it is met.
 
-    Page 2 shows r10 again (so the window is proven by parts) and five calls
-    of one second, a batch call's at pages of ten: that second is read again
-    at once, three times, with no chunk carved yet. A part's count that
-    takes the second in waits for those reads, as it waits for probes.
+    Page 2 shows r10 again (so the window is proven by parts) and ends with
+    four calls of one second, a batch call's at pages of ten: that second is
+    read again at once, three times, with no chunk carved yet. Page 3 starts
+    with two more calls of it: where the two pages meet is not probed, the
+    reads look there already. A part's count that takes the second in waits
+    for those reads, as it waits for probes.
     """
     first = 1_700_000_000
     planner = make_planner(first, first + 1000, size=10, concurrency=8)
     w = planner.windows[0]
-    batch = first + 850
+    batch = first + 830
 
     def record(name: str, seconds: int) -> SipCallRecord:
         return SipCallRecord(
             voice_id=name, submit_time=datetime.fromtimestamp(seconds, timezone.utc)
         )
 
+    def walked(names: range) -> list[SipCallRecord]:
+        return [record(f"r{i:02d}", first + 1000 - 10 * i) for i in names]
+
     def page(current: int, records: list[SipCallRecord]) -> Page[SipCallRecord]:
         return Page(tuple(records), 40, 4, current, 10)
 
-    calls = [record(f"b{i}", batch) for i in range(5)]
+    calls = [record(f"b{i}", batch) for i in range(6)]
     job = planner.next_job()
     assert job is not None
-    planner.answered(
-        job, page(1, [record(f"r{i:02d}", first + 1000 - 10 * i) for i in range(1, 11)])
-    )
+    planner.answered(job, page(1, walked(range(1, 11))))
     jobs = {j.page: j for j in iter(planner.next_job, None)}
     assert set(jobs) == {2, 3, 4}
-    rest = [record(f"r{i:02d}", first + 1000 - 10 * i) for i in range(16, 20)]
-    planner.answered(jobs[2], page(2, [record("r10", first + 900), *calls, *rest]))
+    planner.answered(jobs[2], page(2, [*walked(range(10, 16)), *calls[:4]]))
     started = list(iter(planner.next_job, None))
     reads = [j for j in started if j.kind == DENSE]
     assert [(j.page, j.span) for j in reads] == [(1, (batch - 2, batch + 2))] * 3
-    assert not w.batch_reads.keys() - {(batch - 2, batch + 2)}
+    planner.answered(jobs[3], page(3, [*calls[4:], *walked(range(18, 26))]))
+    probes = [j.part for j in iter(planner.next_job, None) if j.kind == PROBE]
+    assert not any(p is not None and p.lo <= batch <= p.hi for p in probes), probes
     part = _Part(batch - 5, batch + 5, w.generation)
     w.parts_open += 1
     planner._ask_count(w, part)
     assert planner.next_job() is None  # the count waits for the reads
-    for read in reads:  # each finds the five calls, and counts five
-        planner.answered(read, Page(tuple(calls), 5, 1, 1, 10))
+    for read in reads:  # each shows the six calls, all collected: no more reads
+        planner.answered(read, Page(tuple(calls), 6, 1, 1, 10))
     count = planner.next_job()
     assert count is not None and (count.kind, count.part) == (COUNT, part)
-    assert part.local_at_send == 5
+    assert part.local_at_send == 6
