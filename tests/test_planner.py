@@ -11,6 +11,7 @@ the walk.
 from __future__ import annotations
 
 import calendar
+import functools
 import itertools
 import math
 import random
@@ -315,7 +316,7 @@ class Tamper(SimServer):
 
     def answer(self, body: bytes) -> Page[SipCallRecord]:
         page = super().answer(body)
-        return self.rewrite(page) if self.rewrite is not None else page  # type: ignore[no-any-return]
+        return self.rewrite(page) if self.rewrite is not None else page
 
 
 def tampered(rewrite: Any, *, n: int = 300) -> tuple[Tamper, Planner[Any]]:
@@ -439,6 +440,21 @@ def test_the_row_of_a_window_count_is_not_counted_against_it() -> None:
     assert planner.next_job() is not None  # it goes on looking for x
 
 
+def spaced_page(first: int, current: int, names: range) -> Page[SipCallRecord]:
+    """Page ``current`` (of 5, pages of 10, 50 records) showing r{i} for ``i`` in ``names``.
+
+    Record r{i} is stamped ``first + 1000 - 10 * i``: one every ten seconds, newest first.
+    """
+    records = tuple(
+        SipCallRecord(
+            voice_id=f"r{i:02d}",
+            submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
+        )
+        for i in names
+    )
+    return Page(records, 50, 5, current, 10)
+
+
 def test_a_record_pushed_between_two_pages_by_an_arrival_is_probed() -> None:
     """The upper page read after a call arrived above, the lower one before it.
 
@@ -453,15 +469,7 @@ def test_a_record_pushed_between_two_pages_by_an_arrival_is_probed() -> None:
     first = 1_700_000_000
     planner = make_planner(first, first + 1000, size=10, concurrency=3)
 
-    def page(current: int, names: range) -> Page[SipCallRecord]:
-        records = tuple(
-            SipCallRecord(
-                voice_id=f"r{i:02d}",
-                submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
-            )
-            for i in names
-        )
-        return Page(records, 50, 5, current, 10)
+    page = functools.partial(spaced_page, first)
 
     job = planner.next_job()
     assert job is not None and job.page == 1
@@ -512,14 +520,7 @@ def test_a_shift_read_the_other_way_round_is_not_probed_above() -> None:
     def stamp(i: int) -> int:
         return first + 1000 - 10 * i
 
-    def page(current: int, names: range) -> Page[SipCallRecord]:
-        records = tuple(
-            SipCallRecord(
-                voice_id=f"r{i:02d}", submit_time=datetime.fromtimestamp(stamp(i), timezone.utc)
-            )
-            for i in names
-        )
-        return Page(records, 50, 5, current, 10)
+    page = functools.partial(spaced_page, first)
 
     job = planner.next_job()
     assert job is not None
@@ -819,15 +820,7 @@ def test_the_last_part_is_carved_while_looks_between_pages_are_out() -> None:
     planner = make_planner(first, first + 1000, size=10, concurrency=4)
     w = planner.windows[0]
 
-    def page(current: int, names: range) -> Page[SipCallRecord]:
-        records = tuple(
-            SipCallRecord(
-                voice_id=f"r{i:02d}",
-                submit_time=datetime.fromtimestamp(first + 1000 - 10 * i, timezone.utc),
-            )
-            for i in names
-        )
-        return Page(records, 50, 5, current, 10)
+    page = functools.partial(spaced_page, first)
 
     job = planner.next_job()
     assert job is not None
