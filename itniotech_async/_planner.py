@@ -143,7 +143,6 @@ SLICE = "slice"  # one page that should hold a whole part
 DENSE = "dense"  # a page of a part too dense to cut
 SEAM = "seam"  # the seconds a finished window shares with a neighbour
 PROBE = "probe"  # where two pages of the walk meet suspiciously: look for what slipped
-WALK = (PAGE, PROBE)
 
 # A window's states.
 WALKING = 0
@@ -235,9 +234,9 @@ class _Window:
     eager: bool = False  # the service changes under the walk: prove chunks as it goes
     fence: int = 0  # with ``eager``: the newest second not yet in a chunk
     fence_page: int = 0  # with ``eager``: pages 1..fence_page lie in chunks
-    walk_jobs: int = 0  # pages and probes in flight
-    probing: list[Job] = attrs.Factory(list)  # probes in flight
-    reading: list[Job] = attrs.Factory(list)  # early reads of batch seconds in flight
+    walk_jobs: int = 0  # pages in flight
+    # Looks in flight: probes, and early reads of batch seconds (see _is_look).
+    looking: list[Job] = attrs.Factory(list)
     batch_seen: list[int] = attrs.Factory(list)  # batch seconds the walk met, not yet read again
     trusted: bool = True  # stamps agree with the service's answers so far
     generation: int = 0  # bumped when locating starts over without stamps
@@ -380,12 +379,11 @@ class Planner(Generic[R]):
     def _probed(self, w: _Window, part: _Part) -> bool:
         """Whether a look between pages or an early read inside ``part`` is queued or in flight."""
         return any(
-            look.kind in (PROBE, DENSE)
+            _is_look(look)
             and look.part is not None
-            and look.part.generation < 0  # (probes and early reads: no part of a proof)
             and look.part.hi >= part.lo
             and look.part.lo <= part.hi
-            for look in itertools.chain(w.probing, w.reading, w.queue)
+            for look in itertools.chain(w.looking, w.queue)
         )
 
     def _may_open(self, window: _Window) -> bool:
@@ -424,12 +422,10 @@ class Planner(Generic[R]):
     def _start(self, job: Job) -> Job:
         job.requesting = True
         job.window.jobs += 1
-        if job.kind in WALK:
+        if job.kind == PAGE:
             job.window.walk_jobs += 1
-            if job.kind == PROBE:
-                job.window.probing.append(job)
-        elif job.kind == DENSE and job.part is not None and job.part.generation < 0:
-            job.window.reading.append(job)
+        elif _is_look(job):
+            job.window.looking.append(job)
         if job.kind == COUNT:
             part = job.part
             if part is None:
@@ -454,12 +450,10 @@ class Planner(Generic[R]):
         self.request_done(job)
         self.in_flight -= 1
         job.window.jobs -= 1
-        if job.kind in WALK:
+        if job.kind == PAGE:
             job.window.walk_jobs -= 1
-            if job.kind == PROBE:
-                job.window.probing.remove(job)
-        elif job.kind == DENSE and job.part is not None and job.part.generation < 0:
-            job.window.reading.remove(job)
+        elif _is_look(job):
+            job.window.looking.remove(job)
 
     # -- answers ---------------------------------------------------------------
 
@@ -771,10 +765,11 @@ class Planner(Generic[R]):
             if w.state == WALKING and w.pages is not None:
                 walked = w.next_page > w.pages or not self._may_grow(w)
                 # Proven by parts, the rest is carved at once: its counts wait
-                # for the looks between pages inside them (see _startable).
-                kinds = (PAGE,) if w.eager else WALK
-                pending = w.walk_jobs - (len(w.probing) if w.eager else 0)
-                if walked and not pending and not any(j.kind in kinds for j in w.queue):
+                # for the looks inside them (see _startable). Otherwise the
+                # window's count waits for every look.
+                pending = w.walk_jobs or any(j.kind == PAGE for j in w.queue)
+                looks = w.looking or any(_is_look(j) for j in w.queue)
+                if walked and not pending and (w.eager or not looks):
                     w.state = VERIFYING
                     if not w.by_parts and not w.whole:  # the fast path: one count
                         w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
@@ -924,7 +919,7 @@ class Planner(Generic[R]):
         if part is None:  # the window's own count
             self._window_counted(w, job, page.total)
             return
-        if part.generation < 0:  # an early read of a batch second (see _read_early)
+        if _is_look(job):  # an early read of a batch second (see _read_early)
             if job.span is not None and w.trusted:
                 self._batch_answered(w, part, job, page)
             return
@@ -1051,10 +1046,7 @@ class Planner(Generic[R]):
             if len(w.heavy.get(second, ())) < self._least or self._reread(w, second):
                 continue
             a, b = max(w.lo, second - EDGE), min(w.hi, second + EDGE)
-            reads = w.batch_reads[a, b] = _BatchReads(
-                plan_pages(self._stamps_in(w, a, b) + 1, self.size)
-            )
-            self._read_batch(w, _Part(a, b, -1), reads, a, b, BATCH_READS)
+            self._read_batch(w, _Part(a, b, -1), self._batch_reads(w, a, b), a, b, BATCH_READS)
 
     def _carve(self, w: _Window, lo: int, hi: int) -> None:
         """Prove ``[lo, hi]``, a chunk of the walk.
@@ -1076,10 +1068,14 @@ class Planner(Generic[R]):
         w.parts_open += 1
         for second in heavy:
             a, b = max(lo, second - EDGE), min(hi, second + EDGE)
-            reads = w.batch_reads[a, b] = _BatchReads(
-                plan_pages(self._stamps_in(w, a, b) + 1, self.size)
-            )
-            self._read_batch(w, part, reads, a, b, BATCH_READS)
+            self._read_batch(w, part, self._batch_reads(w, a, b), a, b, BATCH_READS)
+
+    def _batch_reads(self, w: _Window, a: int, b: int) -> _BatchReads:
+        """Start keeping the reads of the batch call's range ``[a, b]``."""
+        reads = w.batch_reads[a, b] = _BatchReads(
+            plan_pages(self._stamps_in(w, a, b) + 1, self.size)
+        )
+        return reads
 
     def _read_batch(
         self, w: _Window, part: _Part, reads: _BatchReads, a: int, b: int, n: int
@@ -1289,6 +1285,11 @@ class Planner(Generic[R]):
                     self._released += 1
                     continue
             return
+
+
+def _is_look(job: Job) -> bool:
+    """Whether ``job`` only collects, as no part of a proof: a probe or an early batch read."""
+    return job.part is not None and job.part.generation < 0
 
 
 def _reads(pages: int, reads: int) -> list[int]:
