@@ -767,9 +767,12 @@ class Planner(Generic[R]):
                 # Proven by parts, the rest is carved at once: its counts wait
                 # for the looks inside them (see _startable). Otherwise the
                 # window's count waits for every look.
-                pending = w.walk_jobs or any(j.kind == PAGE for j in w.queue)
-                looks = w.looking or any(_is_look(j) for j in w.queue)
-                if walked and not pending and (w.eager or not looks):
+                if (
+                    walked
+                    and not w.walk_jobs
+                    and not any(j.kind == PAGE for j in w.queue)
+                    and (w.eager or not (w.looking or any(map(_is_look, w.queue))))
+                ):
                     w.state = VERIFYING
                     if not w.by_parts and not w.whole:  # the fast path: one count
                         w.queue.append(Job(w, COUNT, 1, self._body(w.lo, w.hi, 1)))
